@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class DirectoryProfile(models.Model):
+    """What JumpCloud knows about a person beyond the User fields. Written only from the
+    directory (identity.directory), at every sign-in; a row exists only for directory users."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="directory_profile")
+    dn = models.CharField("directory DN", max_length=512)
+    middle_name = models.CharField(max_length=64, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    title = models.CharField("job title", max_length=255, blank=True)
+    department = models.CharField(max_length=255, blank=True)
+    cost_center = models.CharField("cost center", max_length=255, blank=True)
+    location = models.CharField(max_length=255, blank=True)
+    employee_id = models.CharField("employee ID", max_length=64, blank=True)
+    employee_type = models.CharField(max_length=64, blank=True)
+    company = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    phone = models.CharField(max_length=64, blank=True)
+    synced_at = models.DateTimeField("last read from the directory")
+
+    class Meta:
+        verbose_name = "directory profile"
+
+    def __str__(self) -> str:
+        return self.display_name or self.user.get_username()

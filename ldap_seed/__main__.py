@@ -1,0 +1,63 @@
+"""``python -m ldap_seed``: run the local JumpCloud-shaped directory, or print the personas."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from ldap_seed import SERVICE_DN, USERS_DN, personas
+from ldap_seed.directory import JumpCloudDirectory, LdifFailed, PortInUse
+
+
+def serve(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir)
+    if args.reset and state_dir.exists():
+        shutil.rmtree(state_dir)
+    directory = JumpCloudDirectory(
+        state_dir, host=args.host, ldap_port=args.ldap_port, ldaps_port=args.ldaps_port
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        directory.start()
+    except (PortInUse, LdifFailed) as error:
+        print(f"ldap_seed: {error}", file=sys.stderr)
+        directory.stop()
+        return 1
+    print(
+        f"ldap_seed: directory ready on {directory.ldap_uri} (StartTLS) and {directory.ldaps_uri}\n"
+        f"  base DN {USERS_DN}\n  bind DN {SERVICE_DN}\n  CA certificate {directory.cafile}",
+        flush=True,
+    )
+    stop.wait()
+    directory.stop()
+    print("ldap_seed: directory stopped", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ldap_seed", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="run the seeded directory until SIGTERM or Ctrl-C")
+    serve_parser.add_argument("--state-dir", default=".run/ldap", help="data, config, TLS and log (default: .run/ldap)")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--ldap-port", type=int, default=3389, help="ldap:// with StartTLS (default: 3389)")
+    serve_parser.add_argument("--ldaps-port", type=int, default=3636, help="ldaps:// (default: 3636)")
+    serve_parser.add_argument("--reset", action="store_true", help="discard the state folder and seed afresh")
+    commands.add_parser("personas", help="print the demo personas")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="ldap_seed: %(message)s")
+    if args.command == "personas":
+        print(personas.table())
+        return 0
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The demo personas: who they are in the seed and what the app must make of them.
+
+The directory's truth is ``ldif/``; this table is what the tests, the README and ``make up``
+expect of it, and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+APP_GROUP = "Django App"
+
+
+@dataclass(frozen=True)
+class Persona:
+    uid: str
+    groups: frozenset[str]
+    outcome: str
+
+    @property
+    def password(self) -> str:
+        return f"{self.uid}-demo-pass"
+
+    @property
+    def signs_in(self) -> bool:
+        return APP_GROUP in self.groups and "active" in self.groups
+
+    @property
+    def is_staff(self) -> bool:
+        return "staff" in self.groups
+
+    @property
+    def is_superuser(self) -> bool:
+        return "superuser" in self.groups
+
+
+PERSONAS = (
+    Persona("ada", frozenset({APP_GROUP, "active", "staff", "superuser"}), "signs in, full admin"),
+    Persona("grace", frozenset({APP_GROUP, "active", "staff"}), "signs in, staff admin"),
+    Persona("linus", frozenset({APP_GROUP, "active"}), "signs in, no admin"),
+    Persona("ken", frozenset({APP_GROUP}), "denied: inactive"),
+    Persona("eve", frozenset({"active"}), "denied: not in the app group"),
+)
+BY_UID = {persona.uid: persona for persona in PERSONAS}
+
+
+def table() -> str:
+    """The persona table as ``make up`` and the README print it."""
+    rows = [("username", "password", "groups", "outcome")]
+    rows += [(p.uid, p.password, ", ".join(sorted(p.groups)), p.outcome) for p in PERSONAS]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
