@@ -18,9 +18,7 @@ def serve(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     if args.reset and state_dir.exists():
         shutil.rmtree(state_dir)
-    directory = JumpCloudDirectory(
-        state_dir, host=args.host, ldap_port=args.ldap_port, ldaps_port=args.ldaps_port
-    )
+    directory = JumpCloudDirectory(state_dir, host=args.host, ldap_port=args.ldap_port, ldaps_port=args.ldaps_port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -169,9 +169,7 @@ def substitute_placeholders(text: str) -> str:
 
 def schema_to_ldif(schema_path: Path) -> str:
     """Convert an OpenLDAP ``.schema`` file into the cn=schema,cn=config entry slapd loads."""
-    text = "\n".join(
-        line for line in schema_path.read_text().splitlines() if not line.lstrip().startswith("#")
-    )
+    text = "\n".join(line for line in schema_path.read_text().splitlines() if not line.lstrip().startswith("#"))
     name = schema_path.stem
     lines = [f"dn: cn={name},cn=schema,cn=config", "objectClass: olcSchemaConfig", f"cn: {name}"]
     for keyword, definition in _schema_definitions(text):
@@ -232,7 +230,9 @@ def _require_free_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError:
-            raise PortInUse(f"port {port} on {host} is already in use; stop what holds it or pick another port") from None
+            raise PortInUse(
+                f"port {port} on {host} is already in use; stop what holds it or pick another port"
+            ) from None
 
 
 class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
@@ -334,7 +334,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
                 self.ldapwhoami()
             except RuntimeError:
                 if time.monotonic() >= deadline:
-                    raise RuntimeError(f"slapd did not answer within 10 s; see {self.log_path}")
+                    raise RuntimeError(f"slapd did not answer within 10 s; see {self.log_path}") from None
                 time.sleep(0.1)
             else:
                 return
@@ -359,6 +359,11 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         for ldif_path in sorted(self.ldif_dir.glob("*.ldif")):
             self.apply_ldif(ldif_path.read_text(encoding="utf-8"), source=ldif_path.name)
         (self.state_dir / "seeded").touch()
+
+    def halt(self) -> None:
+        """Stop slapd and keep its state, as a directory that goes down does (``resume`` restarts it)."""
+        self.terminate()
+        self.wait()
 
     def freeze(self) -> None:
         """Stop answering without closing sockets (SIGSTOP), as a hung directory does."""

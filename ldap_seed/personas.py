@@ -49,4 +49,4 @@ def table() -> str:
     rows = [("username", "password", "groups", "outcome")]
     rows += [(p.uid, p.password, ", ".join(sorted(p.groups)), p.outcome) for p in PERSONAS]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows)

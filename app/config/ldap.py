@@ -7,12 +7,14 @@ the base DN. The app binds as a user with JumpCloud's "LDAP Bind DN" role, finds
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import ldap
+from django.core.exceptions import ImproperlyConfigured
 from django_auth_ldap.config import GroupOfNamesType, LDAPSearch
 
-from config.env import env_bool, env_int, env_str, env_secret
+from config.env import env_bool, env_int, env_secret, env_str
 
 # Attributes fetched with the user's entry: what the profile maps, plus memberOf. Naming them
 # keeps the search small and guarantees userPassword is never asked for.
@@ -43,6 +45,13 @@ def connection_options(timeout: int, ca_cert_file: str | None) -> dict[int, Any]
     return options
 
 
+def ca_cert_file() -> str | None:
+    path = env_str("LDAP_CA_CERT_FILE", "")
+    if path and not os.access(path, os.R_OK):
+        raise ImproperlyConfigured(f"LDAP_CA_CERT_FILE names {path}, which does not exist or cannot be read.")
+    return path or None
+
+
 def auth_ldap_settings() -> dict[str, Any]:
     """Every ``AUTH_LDAP_*`` setting, read from the environment."""
     base_dn = env_str("LDAP_BASE_DN")
@@ -56,7 +65,7 @@ def auth_ldap_settings() -> dict[str, Any]:
     return {
         "AUTH_LDAP_SERVER_URI": env_str("LDAP_URI"),
         "AUTH_LDAP_START_TLS": env_bool("LDAP_START_TLS"),
-        "AUTH_LDAP_CONNECTION_OPTIONS": connection_options(timeout, env_str("LDAP_CA_CERT_FILE", "") or None),
+        "AUTH_LDAP_CONNECTION_OPTIONS": connection_options(timeout, ca_cert_file()),
         "AUTH_LDAP_BIND_DN": env_str("LDAP_BIND_DN"),
         "AUTH_LDAP_BIND_PASSWORD": env_secret("LDAP_BIND_PASSWORD"),
         "AUTH_LDAP_USER_SEARCH": LDAPSearch(

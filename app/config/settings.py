@@ -60,9 +60,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
-    )
+    "default": dj_database_url.parse(env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60)
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -91,8 +89,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-# Without a collectstatic run (the native stack), WhiteNoise serves straight from the apps.
+# collectstatic writes here (the image does it at build time); without it, as in the native
+# stack, WhiteNoise serves the files straight from the apps.
+STATIC_ROOT = env_str("DJANGO_STATIC_ROOT", "") or None
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
@@ -106,14 +105,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "filters": {"decisions": {"()": "identity.logging.AuthenticationDecisions"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "decisions": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["decisions"]},
-    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
-        # django-auth-ldap gives its reason for refusing a sign-in only at DEBUG; pass those
-        # reasons on, and nothing else it says at that level.
-        "django_auth_ldap": {"handlers": ["decisions"], "level": "DEBUG", "propagate": False},
+        # django-auth-ldap gives its reason for refusing a sign-in only at DEBUG; let those
+        # reasons through, and nothing else it says at that level.
+        "django_auth_ldap": {"level": "DEBUG", "filters": ["decisions"]},
     },
 }

@@ -19,4 +19,5 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         groups = ldap_user._get_groups()
         cache.delete(groups._cache_key("_group_names"))
         groups._group_names = None
-        return super().get_or_build_user(username, ldap_user)
+        user_and_built: tuple[Any, bool] = super().get_or_build_user(username, ldap_user)
+        return user_and_built

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
 
@@ -44,11 +44,11 @@ def _first_value(attrs: Any, attribute: str, field: models.Field[Any, Any]) -> s
     return value[: field.max_length] if field.max_length else value
 
 
-def copy_directory_attributes(sender: type, user: AbstractBaseUser, ldap_user: Any, **kwargs: Any) -> None:
+def copy_directory_attributes(sender: type, user: User, ldap_user: Any, **kwargs: Any) -> None:
     attrs = ldap_user.attrs
     profile_values: dict[str, Any] = {"dn": ldap_user.dn, "synced_at": timezone.now()}
     for target, field_name, attribute in ATTRIBUTE_MAP:
-        model = type(user) if target == USER else DirectoryProfile
+        model = User if target == USER else DirectoryProfile
         value = _first_value(attrs, attribute, model._meta.get_field(field_name))  # type: ignore[arg-type]
         if target == USER:
             setattr(user, field_name, value)

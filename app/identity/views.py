@@ -4,13 +4,14 @@ import logging
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from identity.directory import ATTRIBUTE_MAP, PROFILE
+from identity.directory import ATTRIBUTE_MAP, USER
 from identity.forms import SignInForm
 from identity.models import DirectoryProfile
 
@@ -25,31 +26,31 @@ class SignInView(auth_views.LoginView):
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    profile = DirectoryProfile.objects.filter(user=request.user).first()
-    groups = request.user.groups.order_by("name").values_list("name", flat=True)
+    user = signed_in_user(request)
+    profile = DirectoryProfile.objects.filter(user=user).first()
+    groups = user.groups.order_by("name").values_list("name", flat=True)
     return render(request, "identity/home.html", {"profile": profile, "groups": groups})
 
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    directory_profile = DirectoryProfile.objects.filter(user=request.user).first()
-    rows = [
-        (_label(target, field_name), _value(request, directory_profile, target, field_name), attribute)
-        for target, field_name, attribute in ATTRIBUTE_MAP
-    ]
+    """Every attribute of ATTRIBUTE_MAP, in its order, empty ones included."""
+    user = signed_in_user(request)
+    directory_profile = DirectoryProfile.objects.filter(user=user).first()
+    labels = {
+        field.name: str(field.verbose_name).capitalize()
+        for field in (*User._meta.fields, *DirectoryProfile._meta.fields)
+    }
+    rows = []
+    for target, field_name, attribute in ATTRIBUTE_MAP:
+        source = user if target == USER else directory_profile
+        rows.append((labels[field_name], getattr(source, field_name, "") or "", attribute))
     return render(request, "identity/profile.html", {"rows": rows, "profile": directory_profile})
 
 
-def _label(target: str, field_name: str) -> str:
-    model = DirectoryProfile if target == PROFILE else None
-    if model is None:
-        return field_name.replace("_", " ").capitalize()
-    return str(model._meta.get_field(field_name).verbose_name).capitalize()
-
-
-def _value(request: HttpRequest, profile: DirectoryProfile | None, target: str, field_name: str) -> str:
-    source = profile if target == PROFILE else request.user
-    return str(getattr(source, field_name, "") or "") if source is not None else ""
+def signed_in_user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User), "behind login_required"
+    return request.user
 
 
 @never_cache

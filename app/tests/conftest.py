@@ -1,0 +1,51 @@
+"""Fixtures: a real, seeded slapd from ldap_seed's runner, and Django pointed at it.
+
+``directory`` is one slapd for the whole session, for tests that only read it. A test that
+changes the directory or stops it takes ``own_directory``, a fresh slapd of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+
+from ldap_seed.directory import JumpCloudDirectory
+from tests.helpers import ldap_settings_for
+
+
+def start_directory(state_dir: Path) -> JumpCloudDirectory:
+    directory = JumpCloudDirectory(state_dir, ephemeral=True)
+    directory.start()
+    return directory
+
+
+@pytest.fixture(scope="session")
+def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JumpCloudDirectory]:
+    server = start_directory(tmp_path_factory.mktemp("ldap") / "shared")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _django_uses_directory(directory: JumpCloudDirectory) -> Iterator[None]:
+    with override_settings(**ldap_settings_for(directory)):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    # django-auth-ldap caches DNs and group names; no test may see another's.
+    cache.clear()
+
+
+@pytest.fixture
+def own_directory(tmp_path: Path) -> Iterator[JumpCloudDirectory]:
+    """A fresh seeded slapd for this test alone, with Django pointed at it."""
+    server = start_directory(tmp_path / "ldap")
+    with override_settings(**ldap_settings_for(server)):
+        yield server
+    server.stop()

@@ -1,0 +1,39 @@
+"""A local superuser made with createsuperuser signs in while the directory is down."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from identity.forms import GENERIC_ERROR
+
+from ldap_seed.directory import JumpCloudDirectory
+from ldap_seed.personas import BY_UID
+from tests.helpers import sign_in, sign_in_as
+
+pytestmark = pytest.mark.django_db
+
+
+def test_local_admin_signs_in_while_directory_is_stopped(
+    client: Client, own_directory: JumpCloudDirectory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "break-glass-password-1")
+    call_command("createsuperuser", "--noinput", "--username", "breakglass", "--email", "ops@example.com")
+    own_directory.halt()
+
+    started = time.monotonic()
+    response = sign_in(client, "breakglass", "break-glass-password-1")
+    assert response.status_code == 302
+    assert time.monotonic() - started < 5
+    assert client.get("/").status_code == 200
+
+
+def test_directory_user_is_refused_cleanly_while_directory_is_stopped(
+    client: Client, own_directory: JumpCloudDirectory
+) -> None:
+    own_directory.halt()
+    response = sign_in_as(client, BY_UID["ada"])
+    assert response.status_code == 200
+    assert GENERIC_ERROR in response.content.decode()

@@ -1,0 +1,103 @@
+"""Settings come from the environment; a bad or missing value fails loudly with the variable's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ldap
+import pytest
+from config.env import env_bool, env_int, env_list, env_secret
+from config.ldap import auth_ldap_settings, connection_options, group_dn
+from django.core.exceptions import ImproperlyConfigured
+
+from ldap_seed.directory import JumpCloudDirectory
+from tests.helpers import directory_environment
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, directory: JumpCloudDirectory) -> pytest.MonkeyPatch:
+    for name, value in directory_environment(directory).items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("name", ["LDAP_URI", "LDAP_BASE_DN", "LDAP_BIND_DN", "LDAP_BIND_PASSWORD"])
+def test_missing_required_setting_names_the_variable(env: pytest.MonkeyPatch, name: str) -> None:
+    env.delenv(name)
+    with pytest.raises(ImproperlyConfigured, match=name):
+        auth_ldap_settings()
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("On", True), ("0", False), ("no", False)])
+def test_env_bool_reads_common_spellings(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
+    monkeypatch.setenv("FLAG", value)
+    assert env_bool("FLAG") is expected
+
+
+def test_env_bool_refuses_anything_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LDAP_START_TLS", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="LDAP_START_TLS must be true or false"):
+        env_bool("LDAP_START_TLS")
+
+
+@pytest.mark.parametrize("value", ["five", "-1"])
+def test_env_int_refuses_bad_numbers(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("LDAP_TIMEOUT", value)
+    with pytest.raises(ImproperlyConfigured, match="LDAP_TIMEOUT"):
+        env_int("LDAP_TIMEOUT", 5, minimum=1)
+
+
+def test_env_list_splits_on_commas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DJANGO_ALLOWED_HOSTS", " app.example.com, ,localhost ")
+    assert env_list("DJANGO_ALLOWED_HOSTS", []) == ["app.example.com", "localhost"]
+
+
+def test_secret_from_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret = tmp_path / "bind-password"
+    secret.write_text("from-a-file\n")
+    monkeypatch.delenv("LDAP_BIND_PASSWORD", raising=False)
+    monkeypatch.setenv("LDAP_BIND_PASSWORD_FILE", str(secret))
+    assert env_secret("LDAP_BIND_PASSWORD") == "from-a-file"
+
+
+def test_secret_file_that_cannot_be_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("LDAP_BIND_PASSWORD", raising=False)
+    monkeypatch.setenv("LDAP_BIND_PASSWORD_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfigured, match="LDAP_BIND_PASSWORD_FILE names"):
+        env_secret("LDAP_BIND_PASSWORD")
+
+
+def test_secret_and_secret_file_together_are_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LDAP_BIND_PASSWORD", "x")
+    monkeypatch.setenv("LDAP_BIND_PASSWORD_FILE", str(tmp_path))
+    with pytest.raises(ImproperlyConfigured, match="not both"):
+        env_secret("LDAP_BIND_PASSWORD")
+
+
+def test_missing_ca_file_is_refused_at_start(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env.setenv("LDAP_CA_CERT_FILE", str(tmp_path / "nope.crt"))
+    with pytest.raises(ImproperlyConfigured, match="LDAP_CA_CERT_FILE"):
+        auth_ldap_settings()
+
+
+def test_group_names_are_configurable_and_escaped(env: pytest.MonkeyPatch) -> None:
+    env.setenv("LDAP_REQUIRE_GROUP", "Ops, Tier+1")
+    env.setenv("LDAP_STAFF_GROUP", "Admins")
+    settings = auth_ldap_settings()
+    base = settings["AUTH_LDAP_USER_SEARCH"].base_dn
+    assert settings["AUTH_LDAP_REQUIRE_GROUP"] == f"cn=Ops\\, Tier\\+1,{base}"
+    assert settings["AUTH_LDAP_USER_FLAGS_BY_GROUP"]["is_staff"] == f"cn=Admins,{base}"
+    assert group_dn("Django App", base) == f"cn=Django App,{base}"
+
+
+def test_tls_options_end_with_a_new_context() -> None:
+    options = list(connection_options(5, "/etc/ssl/ca.pem"))
+    assert options[-1] == ldap.OPT_X_TLS_NEWCTX
+    assert options.index(ldap.OPT_X_TLS_CACERTFILE) < options.index(ldap.OPT_X_TLS_NEWCTX)
+    assert connection_options(5, None)[ldap.OPT_X_TLS_REQUIRE_CERT] == ldap.OPT_X_TLS_DEMAND
+
+
+def test_user_search_never_asks_for_passwords(env: pytest.MonkeyPatch) -> None:
+    attributes = [a.lower() for a in auth_ldap_settings()["AUTH_LDAP_USER_SEARCH"].attrlist]
+    assert "userpassword" not in attributes
+    assert "memberof" in attributes
