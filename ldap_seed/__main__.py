@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from ldap_seed import SERVICE_DN, USERS_DN, personas
-from ldap_seed.directory import JumpCloudDirectory, LdifFailed, PortInUse
+from ldap_seed.directory import TLS_NAMES, JumpCloudDirectory, LdifFailed, PortInUse, ensure_certificates
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -49,10 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--ldaps-port", type=int, default=3636, help="ldaps:// (default: 3636)")
     serve_parser.add_argument("--reset", action="store_true", help="discard the state folder and seed afresh")
     commands.add_parser("personas", help="print the demo personas")
+    certs_parser = commands.add_parser("certs", help="write a local CA and a server certificate (for compose)")
+    certs_parser.add_argument("--out", required=True, help="folder for ca.crt, server.crt and server.key")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="ldap_seed: %(message)s")
     if args.command == "personas":
         print(personas.table())
+        return 0
+    if args.command == "certs":
+        ensure_certificates(Path(args.out))
+        print(f"ldap_seed: certificates in {args.out} for {', '.join(TLS_NAMES)}")
         return 0
     return serve(args)
 

@@ -220,6 +220,14 @@ class LdifFailed(RuntimeError):
     pass
 
 
+def modify_as_admin(ldap_uri: str, ldif: str) -> None:
+    """ldapmodify as the database's root DN (the local directory's demo admin)."""
+    args = ["ldapmodify", "-H", ldap_uri, "-x", "-D", ADMIN_DN, "-w", ADMIN_PASSWORD]
+    result = subprocess.run(args, input=substitute_placeholders(ldif).encode(), capture_output=True, check=False)
+    if result.returncode != 0:
+        raise LdifFailed(result.stderr.decode(errors="replace").strip())
+
+
 class PortInUse(RuntimeError):
     pass
 
@@ -393,10 +401,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
 
     def modify(self, ldif: str) -> None:
         """Apply a change as cn=admin (tests use this to change the directory between sign-ins)."""
-        args = [self.PATH_LDAPMODIFY, "-H", self.ldap_uri, "-x", "-D", ADMIN_DN, "-w", self.root_pw]
-        result = subprocess.run(args, input=substitute_placeholders(ldif).encode(), capture_output=True)
-        if result.returncode != 0:
-            raise LdifFailed(result.stderr.decode(errors="replace").strip())
+        modify_as_admin(self.ldap_uri, ldif)
 
     def _cli_auth_args(self) -> list[str]:
         return ["-Y", "EXTERNAL", "-Q"]

@@ -2,23 +2,35 @@
 
 ``directory`` is one slapd for the whole session, for tests that only read it. A test that
 changes the directory or stops it takes ``own_directory``, a fresh slapd of its own.
+
+With ``LDAP_TEST_SERVER=container`` both are the compose stack's osixia/openldap instead, started
+through testcontainers (skipped, with the reason, where no Docker engine answers).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
+from ldap_seed.container import OsixiaDirectory, docker_engine_problem
 from ldap_seed.directory import JumpCloudDirectory
 from tests.helpers import ldap_settings_for
 
 
-def start_directory(state_dir: Path) -> JumpCloudDirectory:
-    directory = JumpCloudDirectory(state_dir, ephemeral=True)
+def start_directory(state_dir: Path) -> Any:
+    if os.environ.get("LDAP_TEST_SERVER", "native") == "container":
+        problem = docker_engine_problem()
+        if problem:
+            pytest.skip(f"LDAP_TEST_SERVER=container, but {problem}")
+        directory: Any = OsixiaDirectory(state_dir)
+    else:
+        directory = JumpCloudDirectory(state_dir, ephemeral=True)
     directory.start()
     return directory
 

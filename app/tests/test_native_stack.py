@@ -1,0 +1,101 @@
+"""`make up` without Docker: deploy/native.sh starts, answers, refuses a second copy, and stops clean."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from identity.forms import GENERIC_ERROR
+
+from ldap_seed.personas import BY_UID
+from tests.stack import FormClient, NativeStack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
+    native = NativeStack(tmp_path_factory.mktemp("native") / "run")
+    native.up()
+    yield native
+    native.down()
+
+
+def our_processes(run_dir: Path) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(run_dir) in text and ("slapd" in text or "ldap_seed" in text or "gunicorn" in text):
+            found.append(text)
+    return found
+
+
+def test_health_answers(stack: NativeStack) -> None:
+    status, body, _ = FormClient(stack.url).get("/healthz")
+    assert status == 200
+    assert '"status": "ok"' in body
+
+
+def test_ada_signs_in_through_the_form(stack: NativeStack) -> None:
+    ada = BY_UID["ada"]
+    status, _, location = FormClient(stack.url).sign_in(ada.uid, ada.password)
+    assert (status, location) == (302, "/")
+
+
+def test_eve_is_refused_through_the_form(stack: NativeStack) -> None:
+    eve = BY_UID["eve"]
+    status, page, _ = FormClient(stack.url).sign_in(eve.uid, eve.password)
+    assert status == 200
+    assert GENERIC_ERROR in page
+
+
+def test_second_up_finds_the_first(stack: NativeStack) -> None:
+    pid_before = (stack.run_dir / "app.pid").read_text()
+    result = stack.run("up")
+    assert result.returncode == 0, result.stderr
+    assert "directory already running" in result.stdout
+    assert "app already running" in result.stdout
+    assert (stack.run_dir / "app.pid").read_text() == pid_before
+
+
+def test_ps_reports_both(stack: NativeStack) -> None:
+    assert stack.run("ps").stdout.split("\n")[:2] == [
+        f"app: running (pid {(stack.run_dir / 'app.pid').read_text().strip()})",
+        f"directory: running (pid {(stack.run_dir / 'ldap.pid').read_text().strip()})",
+    ]
+
+
+def test_port_taken_is_a_clear_message(tmp_path: Path) -> None:
+    other = NativeStack(tmp_path / "run")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", other.ldap_port))
+        holder.listen()
+        result = other.run("up")
+    assert result.returncode == 1
+    assert f"port {other.ldap_port} is already in use" in result.stderr
+    assert our_processes(other.run_dir) == []
+
+
+def test_down_stops_exactly_what_up_started(tmp_path: Path) -> None:
+    native = NativeStack(tmp_path / "run")
+    native.up()
+    assert len(our_processes(native.run_dir)) >= 2
+    (tmp_path / "run" / "unrelated.pid").write_text("1")  # pid 1 is not ours: never touched
+    result = native.down()
+    assert result.returncode == 0, result.stderr
+    assert "app stopped" in result.stdout
+    assert "directory stopped" in result.stdout
+    assert our_processes(native.run_dir) == []
+    assert not (native.run_dir / "app.pid").exists()
+    assert native.down().stdout == ""  # a second down has nothing to stop
+
+
+def test_jumpcloud_mode_without_its_env_file_says_what_to_do(tmp_path: Path) -> None:
+    result = NativeStack(tmp_path / "run").run(
+        "up", "jumpcloud", extra_env={"JUMPCLOUD_ENV_FILE": str(tmp_path / "none.env")}
+    )
+    assert result.returncode == 1
+    assert f"{tmp_path}/none.env is missing: copy deploy/env/jumpcloud.env.example" in result.stderr

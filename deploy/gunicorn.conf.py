@@ -1,0 +1,29 @@
+"""gunicorn settings, from the environment (the image and the native stack both use this file).
+
+A sign-in waits on the directory at most about twice LDAP_TIMEOUT (connect, then one operation
+that hangs), so a worker is given well over that before gunicorn kills it.
+"""
+
+from __future__ import annotations
+
+import os
+
+_ldap_timeout = int(os.environ.get("LDAP_TIMEOUT", "5"))
+
+wsgi_app = "config.wsgi:application"
+pythonpath = "app"
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = max(30, 4 * _ldap_timeout)
+graceful_timeout = timeout
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = max_requests // 10
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# A tmpfs for the worker heartbeat where there is one (containers), as gunicorn's docs advise.
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn's own advice; only the worker heartbeat files go here
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
