@@ -44,8 +44,18 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@touch $@
 
 .PHONY: test
-test: deps lint ## Run everything CI runs: lint, types, and the whole test suite against a real slapd
+test: deps lint ## Run everything CI runs: static checks, the suite against a real slapd, the browser tests
 	$(BIN)/pytest
+	@$(MAKE) --no-print-directory e2e
+
+# Browser tests. Failed tests leave a screenshot and a Playwright trace in .artifacts/.
+E2E_PYTEST_ARGS := -p no:cacheprovider --screenshot only-on-failure --tracing retain-on-failure
+.PHONY: e2e
+e2e: deps ## Browser tests: the local seed, then a JumpCloud-shaped rehearsal (E2E_TARGET/E2E_BASE_URL: e2e/README.md)
+	$(BIN)/pytest e2e $(E2E_PYTEST_ARGS) --output .artifacts/e2e
+ifeq ($(strip $(E2E_TARGET)$(E2E_BASE_URL)),)
+	$(BIN)/python e2e/rehearse_jumpcloud.py $(E2E_PYTEST_ARGS) --output .artifacts/e2e-jumpcloud
+endif
 
 .PHONY: lint
 lint: deps .ci/node_modules ## Static checks: ruff, mypy, hadolint, shellcheck, compose schema, actionlint
