@@ -60,11 +60,7 @@ cn: config
 olcArgsFile: {run_dir}/slapd.args
 olcPidFile: {run_dir}/slapd.pid
 olcLogLevel: {loglevel}
-olcTLSCACertificateFile: {tls_dir}/ca.crt
-olcTLSCertificateFile: {tls_dir}/server.crt
-olcTLSCertificateKeyFile: {tls_dir}/server.key
-olcTLSVerifyClient: try
-
+{tls_config}
 dn: cn=module{{0}},cn=config
 objectClass: olcModuleList
 cn: module{{0}}
@@ -261,6 +257,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         ldap_port: int = 0,
         ldaps_port: int = 0,
         ephemeral: bool = False,
+        tls: bool = True,
         schema_dir: Path = SCHEMA_DIR,
         ldif_dir: Path = LDIF_DIR,
         max_size: int = 1 << 30,
@@ -269,6 +266,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         super().__init__()
         self.state_dir = Path(state_dir).resolve()
         self.ephemeral = ephemeral
+        self.tls = tls  # False: a directory that cannot do TLS at all (no StartTLS, no ldaps://)
         self.schema_dir = schema_dir
         self.ldif_dir = ldif_dir
         self.max_size = max_size
@@ -308,6 +306,14 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
             run_dir=self.state_dir,
             tls_dir=self.tls_dir,
             loglevel=self.slapd_loglevel,
+            tls_config=(
+                f"olcTLSCACertificateFile: {self.tls_dir}/ca.crt\n"
+                f"olcTLSCertificateFile: {self.tls_dir}/server.crt\n"
+                f"olcTLSCertificateKeyFile: {self.tls_dir}/server.key\n"
+                "olcTLSVerifyClient: try\n"
+                if self.tls
+                else ""
+            ),
             backend=self.database,
             peercred_dn=f"gidNumber={os.getgid()}+uidNumber={os.getuid()},cn=peercred,cn=external,cn=auth",
             db_dir=self._db_directory,
@@ -328,7 +334,9 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         self.slapadd(SUFFIX_ENTRY, ["-n1"])
 
     def _start_slapd(self) -> None:
-        urls = " ".join((self.ldap_uri, self.ldaps_uri, self.ldapi_uri))
+        urls = " ".join(
+            (self.ldap_uri, self.ldaps_uri, self.ldapi_uri) if self.tls else (self.ldap_uri, self.ldapi_uri)
+        )
         args = [self.PATH_SLAPD, "-F", self._slapd_conf, "-h", urls, "-d", "0"]
         log.info("starting slapd: %s", " ".join(args))
         with open(self.log_path, "ab") as log_file:
@@ -352,7 +360,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
     def start(self) -> None:
         if self._proc is not None:
             return
-        for port in (self._port, self.ldaps_port):
+        for port in (self._port, self.ldaps_port) if self.tls else (self._port,):
             _require_free_port(self.local_host, port)
         if self.seeded:
             self._start_slapd()

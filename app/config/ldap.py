@@ -26,6 +26,10 @@ USER_ATTRIBUTES = [
 
 
 def group_dn(name: str, base_dn: str) -> str:
+    """The DN of the JumpCloud group called ``name``: ``cn=<name>,<base DN>``. A value that is
+    already a DN (``cn=...,ou=...``) is taken as it is."""
+    if "=" in name and ldap.dn.is_dn(name):
+        return name
     return f"cn={ldap.dn.escape_dn_chars(name)},{base_dn}"
 
 
@@ -54,7 +58,8 @@ def ca_cert_file() -> str | None:
 
 def auth_ldap_settings() -> dict[str, Any]:
     """Every ``AUTH_LDAP_*`` setting, read from the environment."""
-    base_dn = env_str("LDAP_BASE_DN")
+    # Empty values are reported by identity.checks with what to set, rather than failing here.
+    base_dn = env_str("LDAP_BASE_DN", "")
     timeout = env_int("LDAP_TIMEOUT", 5, minimum=1)
     groups = {
         "require": env_str("LDAP_REQUIRE_GROUP", "Django App"),
@@ -66,8 +71,8 @@ def auth_ldap_settings() -> dict[str, Any]:
         "AUTH_LDAP_SERVER_URI": env_str("LDAP_URI"),
         "AUTH_LDAP_START_TLS": env_bool("LDAP_START_TLS"),
         "AUTH_LDAP_CONNECTION_OPTIONS": connection_options(timeout, ca_cert_file()),
-        "AUTH_LDAP_BIND_DN": env_str("LDAP_BIND_DN"),
-        "AUTH_LDAP_BIND_PASSWORD": env_secret("LDAP_BIND_PASSWORD"),
+        "AUTH_LDAP_BIND_DN": env_str("LDAP_BIND_DN", ""),
+        "AUTH_LDAP_BIND_PASSWORD": env_secret("LDAP_BIND_PASSWORD", ""),
         "AUTH_LDAP_USER_SEARCH": LDAPSearch(
             base_dn, ldap.SCOPE_SUBTREE, "(&(objectClass=inetOrgPerson)(uid=%(user)s))", USER_ATTRIBUTES
         ),

@@ -6,22 +6,29 @@ must be named. ``deploy/env/local.env`` holds the values for the local demo dire
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_list, env_secret, env_str
+from config.env import env_bool, env_int, env_list, env_secret, env_str
 from config.ldap import auth_ldap_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BASE_DIR.parent
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
+# Outside development there is no default key: a deployment must bring its own.
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY", "django-insecure-development-only" if DEBUG else None)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "identity",
+    "axes",
+    "csp",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -31,6 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: answers /healthz before host validation and HTTPS redirects, for probes by address.
+    "identity.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -39,6 +48,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: turns a lockout into identity.lockout's response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -60,17 +72,41 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.parse(env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60)
+    "default": dj_database_url.parse(
+        env_secret("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60, conn_health_checks=True
+    )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers write sessions and users at once: WAL lets readers go on while one
+    # writes, IMMEDIATE takes the write lock at BEGIN (so no deadlock-prone lock upgrade), and
+    # the timeout makes a writer wait its turn instead of failing with "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The directory first; then local accounts, so a break-glass admin made with createsuperuser
-# can sign in while the directory is down.
+# A locked-out attempt is refused before the directory is asked; then the directory; then
+# Django's own accounts (a break-glass admin made with createsuperuser, for when it is down).
 AUTHENTICATION_BACKENDS = [
+    "identity.lockout.SignInLockoutBackend",
     "identity.backends.JumpCloudLDAPBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "identity.backends.LocalAccountBackend",
 ]
 globals().update(auth_ldap_settings())
+
+# Brute force: lock a username + client address pair after repeated failures (django-axes).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "identity.lockout.DirectoryAwareAxesHandler"
+AXES_LOCKOUT_CALLABLE = "identity.lockout.locked_out_response"
+AXES_VERBOSE = False
+# Behind a TLS-terminating proxy, the client is the address it forwards (see SECURE_PROXY_SSL_HEADER).
+AXES_IPWARE_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -100,16 +136,49 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Served over TLS (directly or behind a proxy): secure cookies, HTTPS redirects and HSTS.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+# A TLS-terminating proxy's header, as "HEADER,value": HTTP_X_FORWARDED_PROTO,https
+_proxy_header = env_list("DJANGO_SECURE_PROXY_SSL_HEADER", [])
+SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1]) if len(_proxy_header) == 2 else None
+
+# Content-Security-Policy: nothing from elsewhere, no inline scripts or styles.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"decisions": {"()": "identity.logging.AuthenticationDecisions"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "identity.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
-        # django-auth-ldap gives its reason for refusing a sign-in only at DEBUG; let those
-        # reasons through, and nothing else it says at that level.
-        "django_auth_ldap": {"level": "DEBUG", "filters": ["decisions"]},
+        # identity.audit says what django-auth-ldap and django-axes would say less clearly.
+        "django_auth_ldap": {"level": "WARNING"},
+        "axes": {"level": "ERROR"},
     },
 }

@@ -1,18 +1,27 @@
 from __future__ import annotations
 
-import logging
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 
-log = logging.getLogger("identity.signin")
+from identity import decisions
 
 # One answer for every refusal, so the form cannot be used to learn which accounts exist or
-# why one was refused. The reason is logged (here and by django-auth-ldap).
+# why one was refused. The reason is written to the audit log.
 GENERIC_ERROR = "Sign-in failed. Check your username and password and try again."
+UNAVAILABLE_ERROR = (
+    "The directory cannot be reached right now, so nobody can sign in with it. Please try again in a few minutes."
+)
+
+
+def lockout_error() -> str:
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    return f"Too many failed sign-ins. Sign-in is locked for this username and address; try again in {minutes} minutes."
 
 
 class SignInForm(AuthenticationForm):
@@ -26,17 +35,36 @@ class SignInForm(AuthenticationForm):
         username.validators.append(MaxLengthValidator(username.max_length))
 
     def clean(self) -> dict[str, Any]:
-        try:
+        username = str(self.cleaned_data.get("username") or self.data.get("username") or "")[:150]
+        if self.errors:  # a field was refused (empty, too long, a NUL) before any backend saw it
+            decisions.log(self.request, decisions.DENIED, username, decisions.Decision(decisions.INVALID_INPUT))
             return super().clean()
-        except Exception:
-            log.warning("sign-in refused for %r from %s", self.cleaned_data.get("username"), _client(self.request))
-            raise
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            decision = self._refusal()
+            outcome = decisions.UNAVAILABLE if decision.directory_away else decisions.DENIED
+            decisions.log(self.request, outcome, username, decision)
+            raise ValidationError(self._message_for(decision), code="invalid_login") from None
+        user = self.get_user()
+        source = "directory" if user is not None and not user.has_usable_password() else "local account"
+        decisions.log(self.request, decisions.SUCCESS, username, decisions.Decision("", source))
+        return cleaned
 
     def confirm_login_allowed(self, user: User) -> None:
         if not user.is_active:
-            log.warning("sign-in refused for %r: account is inactive (not in the active group)", user.get_username())
+            decisions.record(self.request, decisions.INACTIVE)
         super().confirm_login_allowed(user)
 
+    def _refusal(self) -> decisions.Decision:
+        if getattr(self.request, "axes_locked_out", False):
+            return decisions.Decision(decisions.LOCKED_OUT)
+        return decisions.recorded(self.request) or decisions.Decision(decisions.UNKNOWN_USER)
 
-def _client(request: Any) -> str:
-    return request.META.get("REMOTE_ADDR", "-") if request is not None else "-"
+    @staticmethod
+    def _message_for(decision: decisions.Decision) -> str:
+        if decision.reason == decisions.LOCKED_OUT:
+            return lockout_error()
+        if decision.directory_away:
+            return UNAVAILABLE_ERROR
+        return GENERIC_ERROR

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import json
 import logging
+from datetime import UTC, datetime
 
-_DECISIONS = ("Authentication failed for", "Rejecting empty password", "Failed to populate user")
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (LOG_FORMAT=json); audit lines carry their fields at the top level."""
 
-class AuthenticationDecisions(logging.Filter):
-    """Pass django-auth-ldap's reasons for refusing a sign-in (logged at DEBUG) and anything it
-    logs at INFO or above; drop the rest of its DEBUG chatter (binds, searches, compares)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.INFO or str(record.msg).startswith(_DECISIONS)
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "audit", {}),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)

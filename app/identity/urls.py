@@ -10,5 +10,4 @@ urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
-    path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,21 +1,14 @@
 from __future__ import annotations
 
-import logging
-
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from identity.directory import ATTRIBUTE_MAP, USER
 from identity.forms import SignInForm
 from identity.models import DirectoryProfile
-
-log = logging.getLogger(__name__)
 
 
 class SignInView(auth_views.LoginView):
@@ -51,16 +44,3 @@ def profile(request: HttpRequest) -> HttpResponse:
 def signed_in_user(request: HttpRequest) -> User:
     assert isinstance(request.user, User), "behind login_required"
     return request.user
-
-
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 while the process and its database answer; 503 when the database does not."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError as error:
-        log.error("health check: database unavailable: %s", error)
-        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})

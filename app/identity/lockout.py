@@ -1,0 +1,43 @@
+"""django-axes, told apart from a directory outage: a sign-in that failed because JumpCloud could
+not be reached says nothing about the password, so it does not count towards a lockout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.backends import AxesStandaloneBackend
+from axes.handlers.database import AxesDatabaseHandler
+from django.http import HttpRequest, HttpResponse
+
+from identity import decisions
+
+
+class SignInLockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
+    """django-axes' lockout check for web sign-ins. A call without a request (a management command,
+    a script) has no client address to lock and is let through to the other backends."""
+
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> None:
+        if request is None:
+            return None
+        super().authenticate(request, username, password, **kwargs)
+        return None
+
+
+class DirectoryAwareAxesHandler(AxesDatabaseHandler):  # type: ignore[misc]
+    def user_login_failed(
+        self, sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+    ) -> None:
+        decision = decisions.recorded(request)
+        if decision is not None and decision.directory_away:
+            return
+        super().user_login_failed(sender, credentials, request, **kwargs)
+
+
+def locked_out_response(request: HttpRequest, response: HttpResponse | None, credentials: Any) -> HttpResponse:
+    """The sign-in page, already saying the attempt was locked out, with 429 Too Many Requests."""
+    if response is None:
+        return HttpResponse("Too many failed sign-ins. Try again later.", status=429, content_type="text/plain")
+    response.status_code = 429
+    return response
