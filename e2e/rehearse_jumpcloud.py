@@ -35,6 +35,11 @@ def staging_env_file(directory: JumpCloudDirectory, path: Path, database: Path) 
         **example,
         "DJANGO_SECRET_KEY": "rehearsal-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        # Staging sits behind a TLS-terminating proxy; here the browser talks to gunicorn directly.
+        "DJANGO_HTTPS": "false",
+        "DJANGO_CSRF_TRUSTED_ORIGINS": "",
+        "DJANGO_SECURE_PROXY_SSL_HEADER": "",
+        "DJANGO_PROXY_COUNT": "0",
         "DATABASE_URL": f"sqlite:///{database}",
         "LDAP_URI": directory.ldaps_uri,  # verified against the CA; the certificate names 127.0.0.1
         "LDAP_CA_CERT_FILE": directory.cafile,

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django_auth_ldap.backend import LDAPBackend, valid_cache_key
 
@@ -49,7 +50,7 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         try:
             ldap_user._authenticate_user_dn(password)
             ldap_user._check_requirements()
-            ldap_user._get_or_create_user()
+            _save_user(ldap_user)
         except ldap_user.AuthenticationFailed as refusal:
             # django-auth-ldap turns an error in the user search into "no such user" after
             # sending ldap_error (note_directory_error); keep that truer reason.
@@ -97,6 +98,18 @@ class LocalAccountBackend(ModelBackend):
             return user
         decisions.record(request, decisions.WRONG_PASSWORD, detail="local account")
         return None
+
+
+def _save_user(ldap_user: Any) -> None:
+    """Create or update the user, profile and groups in one transaction: all or nothing."""
+    try:
+        with transaction.atomic():
+            ldap_user._get_or_create_user()
+    except IntegrityError:
+        # Two first sign-ins of one person at once: the other request created the row first,
+        # and this time round the user is found instead of created.
+        with transaction.atomic():
+            ldap_user._get_or_create_user()
 
 
 def note_directory_error(

@@ -45,8 +45,8 @@ class NativeStack:
         }
         return subprocess.run([str(NATIVE), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
-    def up(self) -> subprocess.CompletedProcess[str]:
-        result = self.run("up")
+    def up(self, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = self.run("up", extra_env=extra_env)
         if result.returncode != 0:
             raise RuntimeError(f"native stack did not start:\n{result.stdout}\n{result.stderr}")
         return result

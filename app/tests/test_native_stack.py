@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from tests.stack import FormClient, NativeStack
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
     native = NativeStack(tmp_path_factory.mktemp("native") / "run")
-    native.up()
+    # Many refusals from one address below: this stack is about the stack, not about lockouts.
+    native.up(extra_env={"AXES_FAILURE_LIMIT": "1000"})
     yield native
     native.down()
 
@@ -99,3 +101,21 @@ def test_jumpcloud_mode_without_its_env_file_says_what_to_do(tmp_path: Path) -> 
     )
     assert result.returncode == 1
     assert f"{tmp_path}/none.env is missing: copy deploy/env/jumpcloud.env.example" in result.stderr
+
+
+def test_concurrent_sign_ins_never_lock_sqlite(stack: NativeStack) -> None:
+    """Several gunicorn workers writing users, groups, profiles and sessions to one SQLite file."""
+    personas = [BY_UID[uid] for uid in ("ada", "grace", "linus", "ken", "eve")] * 6
+
+    def attempt(persona: object) -> tuple[str, int]:
+        assert isinstance(persona, type(BY_UID["ada"]))
+        status, _, _ = FormClient(stack.url).sign_in(persona.uid, persona.password)
+        return persona.uid, status
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(attempt, personas))
+    for uid, status in results:
+        assert status == (302 if BY_UID[uid].signs_in else 200), uid
+    log = (stack.run_dir / "app.log").read_text()
+    assert "database is locked" not in log
+    assert '" 500 ' not in log

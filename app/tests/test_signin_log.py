@@ -60,12 +60,14 @@ def test_json_format_puts_the_fields_on_the_line(caplog: pytest.LogCaptureFixtur
     assert entry["level"] == "WARNING"
 
 
-def test_passwords_are_not_logged(client: Client, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("DEBUG")
+def test_passwords_are_not_logged_even_at_debug(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    for logger in ("", "django_auth_ldap", "axes", "identity", "django"):
+        caplog.set_level("DEBUG", logger=logger)
     for persona in BY_UID.values():
         sign_in_as(client, persona)
         client.post("/logout/")
     sign_in(client, "ada", "a-wrong-guess-123")
+    assert "Binding as" in caplog.text, "django-auth-ldap's DEBUG lines were captured"
     for secret in [p.password for p in BY_UID.values()] + [SERVICE_PASSWORD, "a-wrong-guess-123"]:
         assert secret not in caplog.text
 
