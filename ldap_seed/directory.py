@@ -30,6 +30,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -212,6 +213,10 @@ def ensure_certificates(tls_dir: Path, names: tuple[str, ...] = TLS_NAMES) -> No
     key_path.chmod(0o600)
 
 
+# slapd's stats log: "conn=1004 op=2 SRCH base=..." (a RESULT line follows each operation).
+_OPERATION = re.compile(rb"conn=(\d+) op=(\d+) (BIND|SRCH|CMP|MOD|ADD|DEL|MODRDN|EXT) ")
+
+
 class LdifFailed(RuntimeError):
     pass
 
@@ -337,7 +342,8 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         urls = " ".join(
             (self.ldap_uri, self.ldaps_uri, self.ldapi_uri) if self.tls else (self.ldap_uri, self.ldapi_uri)
         )
-        args = [self.PATH_SLAPD, "-F", self._slapd_conf, "-h", urls, "-d", "0"]
+        # -d stats: one line per connection and operation in slapd.log (what was asked, and by whom)
+        args = [self.PATH_SLAPD, "-F", self._slapd_conf, "-h", urls, "-d", "stats"]
         log.info("starting slapd: %s", " ".join(args))
         with open(self.log_path, "ab") as log_file:
             self._proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT)
@@ -375,6 +381,19 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         for ldif_path in sorted(self.ldif_dir.glob("*.ldif")):
             self.apply_ldif(ldif_path.read_text(encoding="utf-8"), source=ldif_path.name)
         (self.state_dir / "seeded").touch()
+
+    # -- what clients asked ------------------------------------------------------------------
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size
+
+    def operations_since(self, offset: int) -> Counter[str]:
+        """Operations slapd logged after ``offset`` (a ``log_size()``), by kind: BIND, SRCH, CMP, EXT..."""
+        with open(self.log_path, "rb") as log_file:
+            log_file.seek(offset)
+            text = log_file.read()
+        kinds = {(conn, op): kind.decode() for conn, op, kind in _OPERATION.findall(text)}
+        return Counter(kinds.values())
 
     def halt(self) -> None:
         """Stop slapd and keep its state, as a directory that goes down does (``resume`` restarts it)."""

@@ -12,9 +12,10 @@ from typing import Any
 
 import ldap
 from django.core.exceptions import ImproperlyConfigured
-from django_auth_ldap.config import GroupOfNamesType, LDAPSearch
+from django_auth_ldap.config import GroupOfNamesType, LDAPGroupType, LDAPSearch
 
 from config.env import env_bool, env_int, env_secret, env_str
+from identity.groups import MemberOfGroupType
 
 # Attributes fetched with the user's entry: what the profile maps, plus memberOf. Naming them
 # keeps the search small and guarantees userPassword is never asked for.
@@ -56,6 +57,16 @@ def ca_cert_file() -> str | None:
     return path or None
 
 
+def group_type() -> LDAPGroupType:
+    """Where a user's groups come from: their entry's memberOf (JumpCloud has it), or a search."""
+    source = env_str("LDAP_GROUP_SOURCE", "memberof")
+    if source == "memberof":
+        return MemberOfGroupType(name_attr="cn")
+    if source == "search":
+        return GroupOfNamesType(name_attr="cn")
+    raise ImproperlyConfigured(f"LDAP_GROUP_SOURCE must be memberof or search, not {source!r}.")
+
+
 def auth_ldap_settings() -> dict[str, Any]:
     """Every ``AUTH_LDAP_*`` setting, read from the environment."""
     # Empty values are reported by identity.checks with what to set, rather than failing here.
@@ -77,7 +88,7 @@ def auth_ldap_settings() -> dict[str, Any]:
             base_dn, ldap.SCOPE_SUBTREE, "(&(objectClass=inetOrgPerson)(uid=%(user)s))", USER_ATTRIBUTES
         ),
         "AUTH_LDAP_GROUP_SEARCH": LDAPSearch(base_dn, ldap.SCOPE_ONELEVEL, "(objectClass=groupOfNames)"),
-        "AUTH_LDAP_GROUP_TYPE": GroupOfNamesType(name_attr="cn"),
+        "AUTH_LDAP_GROUP_TYPE": group_type(),
         "AUTH_LDAP_REQUIRE_GROUP": group_dn(groups["require"], base_dn),
         "AUTH_LDAP_USER_FLAGS_BY_GROUP": {
             "is_active": group_dn(groups["active"], base_dn),
