@@ -13,9 +13,9 @@ from typing import Any
 import ldap
 from django.core.exceptions import ImproperlyConfigured
 from django_auth_ldap.config import GroupOfNamesType, LDAPGroupType, LDAPSearch
+from identity.groups import MemberOfGroupType
 
 from config.env import env_bool, env_int, env_secret, env_str
-from identity.groups import MemberOfGroupType
 
 # Attributes fetched with the user's entry: what the profile maps, plus memberOf. Naming them
 # keeps the search small and guarantees userPassword is never asked for.

@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "identity.revalidation.DirectoryRevalidationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -96,6 +97,8 @@ AUTHENTICATION_BACKENDS = [
     "identity.backends.LocalAccountBackend",
 ]
 globals().update(auth_ldap_settings())
+# How often (seconds, per session) a signed-in directory user is checked against the directory.
+LDAP_REVALIDATE_SECONDS = env_int("LDAP_REVALIDATE_SECONDS", 300)
 
 # Brute force: lock a username + client address pair after repeated failures (django-axes).
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)

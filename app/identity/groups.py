@@ -16,7 +16,7 @@ from django_auth_ldap.config import LDAPGroupType, LDAPSearch
 
 def normalized_dn(dn: str) -> str:
     """Lower case, one spelling per DN, as django-auth-ldap compares them."""
-    return ldap.dn.dn2str(ldap.dn.str2dn(dn.lower()))
+    return str(ldap.dn.dn2str(ldap.dn.str2dn(dn.lower())))
 
 
 class MemberOfGroupType(LDAPGroupType):  # type: ignore[misc]

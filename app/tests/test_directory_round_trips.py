@@ -48,7 +48,9 @@ def test_an_authenticated_page_view_costs_nothing(client: Client, directory: Jum
     assert directory.operations_since(before) == Counter()
 
 
-def test_admin_pages_check_permissions_without_asking_the_directory(client: Client, directory: JumpCloudDirectory) -> None:
+def test_admin_pages_check_permissions_without_asking_the_directory(
+    client: Client, directory: JumpCloudDirectory
+) -> None:
     sign_in_as(client, BY_UID["grace"])
     before = directory.log_size()
     for path in ("/admin/", "/admin/auth/group/"):
