@@ -1,0 +1,260 @@
+"""``manage.py ldap_doctor``: the directory settings checked step by step, each failure with its fix.
+
+Each check returns a ``Finding``; later checks that need an earlier one to pass are skipped. The
+TLS check speaks to the server itself (with StartTLS on an ldap:// URI) so it can report the
+certificate: issuer, expiry, and whether it names the host.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import ldap
+import ldap.dn
+from django.conf import settings
+from django_auth_ldap.backend import _LDAPUser
+
+from identity.backends import JumpCloudLDAPBackend
+from identity.directory import ATTRIBUTE_MAP
+
+OK, FAIL, WARN, SKIP = "OK", "FAIL", "WARN", "SKIP"
+# An LDAP ExtendedRequest for StartTLS (RFC 4511 4.14.1), message id 1.
+STARTTLS_REQUEST = b"\x30\x1d\x02\x01\x01\x77\x18\x80\x16" + b"1.3.6.1.4.1.1466.20037"
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str
+    check: str
+    text: str
+    fix: str = ""
+
+
+def _ldap_setting(name: str) -> Any:
+    return getattr(settings, f"AUTH_LDAP_{name}")
+
+
+def _org_hint(dn: str) -> str:
+    organisations = [value for rdn in _safe_rdns(dn) for attribute, value, _ in rdn if attribute.lower() == "o"]
+    return f" (org id {organisations[0]})" if organisations else ""
+
+
+def _safe_rdns(dn: str) -> list[Any]:
+    try:
+        return list(ldap.dn.str2dn(dn))
+    except ldap.DECODING_ERROR:
+        return []
+
+
+class Doctor:
+    def __init__(self, username: str | None = None) -> None:
+        self.username = username
+        self.uri = _ldap_setting("SERVER_URI").split()[0]
+        parts = urlsplit(self.uri)
+        self.scheme = parts.scheme
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (636 if self.scheme == "ldaps" else 389)
+        self.start_tls = bool(_ldap_setting("START_TLS"))
+        options = _ldap_setting("CONNECTION_OPTIONS")
+        self.timeout = float(options.get(ldap.OPT_NETWORK_TIMEOUT, 5))
+        self.ca_file = options.get(ldap.OPT_X_TLS_CACERTFILE)
+        self.base_dn = _ldap_setting("USER_SEARCH").base_dn
+        self.connection: Any = None
+
+    def run(self) -> Iterator[Finding]:
+        """The checks in order; each needs the ones before it."""
+        for check in (self.check_address, self.check_tls, self.check_bind, self.check_base_dn):
+            finding = check()
+            yield finding
+            if finding.status == FAIL:
+                yield Finding(SKIP, "the rest", "skipped until the failure above is fixed")
+                return
+        yield from self.check_groups()
+        if self.username:
+            yield from self.check_user(self.username)
+
+    # -- the checks, in order ---------------------------------------------------------------
+
+    def check_address(self) -> Finding:
+        name = f"{self.host}:{self.port}"
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)}
+        except socket.gaierror as error:
+            return Finding(
+                FAIL,
+                "address",
+                f"{self.host} does not resolve ({error.strerror})",
+                "Check the host name in LDAP_URI: JumpCloud's is ldap.jumpcloud.com.",
+            )
+        started = time.monotonic()
+        try:
+            with socket.create_connection((self.host, self.port), timeout=self.timeout):
+                pass
+        except OSError as error:
+            return Finding(
+                FAIL,
+                "address",
+                f"nothing answers on {name} ({error.strerror or error})",
+                "Check the port in LDAP_URI (636 for ldaps://, 389 for ldap://) and that this host may reach it.",
+            )
+        elapsed = (time.monotonic() - started) * 1000
+        return Finding(
+            OK, "address", f"{name} resolves to {', '.join(sorted(map(str, addresses)))} and answers ({elapsed:.0f} ms)"
+        )
+
+    def check_tls(self) -> Finding:
+        if self.scheme == "ldap" and not self.start_tls:
+            status = OK if self.host in ("localhost", "127.0.0.1", "::1") else FAIL
+            return Finding(
+                status,
+                "TLS",
+                "none: passwords would travel in clear",
+                "" if status == OK else "Use ldaps://ldap.jumpcloud.com:636, or set LDAP_START_TLS=true.",
+            )
+        context = ssl.create_default_context(cafile=self.ca_file)
+        how = "ldaps" if self.scheme == "ldaps" else "StartTLS"
+        try:
+            with socket.create_connection((self.host, self.port), timeout=self.timeout) as raw:
+                if how == "StartTLS":
+                    raw.sendall(STARTTLS_REQUEST)
+                    answer = raw.recv(256)
+                    if b"\x0a\x01\x00" not in answer[:16]:
+                        return Finding(
+                            FAIL,
+                            "TLS",
+                            f"{self.host} refused StartTLS",
+                            "Use ldaps:// on port 636, or a server that offers StartTLS.",
+                        )
+                with context.wrap_socket(raw, server_hostname=self.host) as tls:
+                    certificate = tls.getpeercert() or {}
+        except ssl.SSLCertVerificationError as error:
+            ca = f"the CA in {self.ca_file}" if self.ca_file else "the system's CAs"
+            return Finding(
+                FAIL,
+                "TLS",
+                f"{how}: the certificate is not trusted: {error.verify_message}",
+                f"The certificate must chain to {ca} and name {self.host}: "
+                "set LDAP_CA_CERT_FILE to the CA that signed it.",
+            )
+        except (OSError, ssl.SSLError) as error:
+            return Finding(FAIL, "TLS", f"{how} handshake failed: {error}", "Check LDAP_URI's scheme and port.")
+        issuer: dict[str, str] = {name: value for ((name, value), *_) in certificate.get("issuer", ())}  # type: ignore[str-unpack]
+        expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(str(certificate["notAfter"])), UTC)
+        days = (expires - datetime.now(UTC)).days
+        text = (
+            f"{how}, certificate issued by {issuer.get('organizationName') or issuer.get('commonName', '?')}, "
+            f"valid until {expires:%Y-%m-%d} ({days} days), host name {self.host} checked"
+        )
+        if days < 14:
+            return Finding(WARN, "TLS", text, "The certificate expires soon.")
+        return Finding(OK, "TLS", text)
+
+    def check_bind(self) -> Finding:
+        bind_dn = _ldap_setting("BIND_DN")
+        try:
+            self.connection = ldap.initialize(self.uri)
+            for option, value in _ldap_setting("CONNECTION_OPTIONS").items():
+                self.connection.set_option(option, value)
+            if self.start_tls:
+                self.connection.start_tls_s()
+            self.connection.simple_bind_s(bind_dn, _ldap_setting("BIND_PASSWORD"))
+        except ldap.INVALID_CREDENTIALS:
+            return Finding(
+                FAIL,
+                "service account",
+                f"the directory refused {bind_dn}",
+                "Check LDAP_BIND_PASSWORD, and in JumpCloud that this user exists in your org"
+                f"{_org_hint(bind_dn)}, is bound to the LDAP directory and has 'Enable as LDAP Bind DN'.",
+            )
+        except ldap.LDAPError as error:
+            return Finding(
+                FAIL,
+                "service account",
+                f"binding as {bind_dn} failed: {type(error).__name__}",
+                "Check LDAP_BIND_DN: uid=<name>,ou=Users,o=<ORG_ID>,dc=jumpcloud,dc=com.",
+            )
+        return Finding(OK, "service account", f"{bind_dn} binds")
+
+    def check_base_dn(self) -> Finding:
+        try:
+            self.connection.search_s(self.base_dn, ldap.SCOPE_BASE, attrlist=["1.1"])
+        except ldap.NO_SUCH_OBJECT:
+            return Finding(
+                FAIL,
+                "base DN",
+                f"{self.base_dn} does not exist",
+                "LDAP_BASE_DN must be ou=Users,o=<ORG_ID>,dc=jumpcloud,dc=com with your org id"
+                f"{_org_hint(self.base_dn)} as shown under Settings in the JumpCloud console.",
+            )
+        except ldap.LDAPError as error:
+            return Finding(FAIL, "base DN", f"reading {self.base_dn} failed: {type(error).__name__}")
+        return Finding(OK, "base DN", f"{self.base_dn} exists")
+
+    def check_groups(self) -> Iterator[Finding]:
+        variables = {"LDAP_REQUIRE_GROUP": _ldap_setting("REQUIRE_GROUP")}
+        names = {
+            "is_active": "LDAP_ACTIVE_GROUP",
+            "is_staff": "LDAP_STAFF_GROUP",
+            "is_superuser": "LDAP_SUPERUSER_GROUP",
+        }
+        for flag, group in _ldap_setting("USER_FLAGS_BY_GROUP").items():
+            variables[names.get(flag, flag)] = group
+        for variable, group in variables.items():
+            try:
+                [(_, attrs)] = self.connection.search_s(group, ldap.SCOPE_BASE, attrlist=["member"])
+            except ldap.NO_SUCH_OBJECT:
+                yield Finding(
+                    FAIL,
+                    f"group {variable}",
+                    f"{group} does not exist",
+                    "In JumpCloud, create the group, add members and bind it to the LDAP directory "
+                    "(a group appears in LDAP only then), or set the variable to an existing group's name.",
+                )
+                continue
+            members = len(attrs.get("member", []))
+            status = OK if members else WARN
+            yield Finding(status, f"group {variable}", f"{group}: {members} member{'s' * (members != 1)}")
+
+    def check_user(self, username: str) -> Iterator[Finding]:
+        """What ``username`` would get at sign-in, without their password (the service account reads)."""
+        ldap_user = _LDAPUser(JumpCloudLDAPBackend(), username=username)
+        if ldap_user.dn is None:
+            yield Finding(
+                FAIL,
+                f"user {username}",
+                f"no user with uid={username} under {self.base_dn}",
+                "In JumpCloud, check the username and that the user is bound to the LDAP directory.",
+            )
+            return
+        yield Finding(OK, f"user {username}", f"found: {ldap_user.dn}")
+        groups = ldap_user._get_groups()
+        flags = {flag: groups.is_member_of(dn) for flag, dn in _ldap_setting("USER_FLAGS_BY_GROUP").items()}
+        if not groups.is_member_of(_ldap_setting("REQUIRE_GROUP")):
+            yield Finding(
+                FAIL,
+                f"user {username}",
+                f"would be refused: not in {_ldap_setting('REQUIRE_GROUP')}",
+                "Add the user to the app group in JumpCloud.",
+            )
+        elif not flags.get("is_active", True):
+            yield Finding(
+                FAIL,
+                f"user {username}",
+                "would be refused: not in the active group",
+                "Add the user to the active group in JumpCloud.",
+            )
+        else:
+            yield Finding(OK, f"user {username}", "would be allowed to sign in")
+        yield Finding(OK, f"user {username}", "flags: " + ", ".join(f"{flag}={value}" for flag, value in flags.items()))
+        yield Finding(OK, f"user {username}", "groups: " + (", ".join(sorted(groups.get_group_names())) or "none"))
+        attrs = ldap_user.attrs
+        for _, field, attribute in ATTRIBUTE_MAP:
+            values = attrs.get(attribute) or [""]
+            yield Finding(OK, f"user {username}", f"{field} ({attribute}): {values[0] or '-'}")
