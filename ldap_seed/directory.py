@@ -96,6 +96,7 @@ olcSuffix: {suffix}
 olcRootDN: {root_dn}
 olcRootPW: {root_pw}
 olcDbMaxSize: {max_size}
+olcDbNoSync: {no_sync}
 olcLastMod: TRUE
 olcAccess: {{0}}to attrs=userPassword,shadowLastChange by self write by dn="{root_dn}" write by anonymous auth by * none
 olcAccess: {{1}}to * by self read by dn="{root_dn}" write by * none
@@ -266,6 +267,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         schema_dir: Path = SCHEMA_DIR,
         ldif_dir: Path = LDIF_DIR,
         max_size: int = 1 << 30,
+        durable: bool = True,
     ) -> None:
         self.local_host = host
         super().__init__()
@@ -275,6 +277,9 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         self.schema_dir = schema_dir
         self.ldif_dir = ldif_dir
         self.max_size = max_size
+        # durable=False skips the fsync after each write: for generated directories that a test
+        # or benchmark loads in bulk and throws away, never for one whose data matters.
+        self.durable = durable
         self._port = ldap_port or self._avail_tcp_port()
         self.ldaps_port = ldaps_port or self._avail_tcp_port()
         self.testrundir = str(self.state_dir)
@@ -326,6 +331,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
             root_dn=self.root_dn,
             root_pw=self.root_pw,
             max_size=self.max_size,
+            no_sync="FALSE" if self.durable else "TRUE",
         )
 
     def _write_config(self) -> None:
@@ -425,6 +431,16 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
                 return
             error = result.stderr.decode(errors="replace").strip()
         raise LdifFailed(f"{source} did not load: {error}")
+
+    def load_generated(self, count: int) -> None:
+        """Add ``count`` generated users (ldap_seed.generate) and their group memberships, as cn=admin."""
+        from ldap_seed import generate
+
+        for tool, records in (("ldapadd", generate.users_ldif(count)), ("ldapmodify", generate.groups_ldif(count))):
+            args = [tool, "-H", self.ldap_uri, "-x", "-D", ADMIN_DN, "-w", ADMIN_PASSWORD]
+            result = subprocess.run(args, input="\n".join(records).encode(), capture_output=True, check=False)
+            if result.returncode != 0:
+                raise LdifFailed(f"generated {tool} failed: {result.stderr.decode(errors='replace').strip()}")
 
     def modify(self, ldif: str) -> None:
         """Apply a change as cn=admin (tests use this to change the directory between sign-ins)."""

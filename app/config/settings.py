@@ -99,6 +99,8 @@ AUTHENTICATION_BACKENDS = [
 globals().update(auth_ldap_settings())
 # How often (seconds, per session) a signed-in directory user is checked against the directory.
 LDAP_REVALIDATE_SECONDS = env_int("LDAP_REVALIDATE_SECONDS", 300)
+# ldap_sync refuses to deactivate more than this share of the directory users at once.
+LDAP_SYNC_MAX_DEACTIVATE_PERCENT = env_int("LDAP_SYNC_MAX_DEACTIVATE_PERCENT", 10)
 
 # Brute force: lock a username + client address pair after repeated failures (django-axes).
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)

@@ -28,3 +28,21 @@ class DirectoryProfile(models.Model):
 
     def __str__(self) -> str:
         return self.display_name or self.user.get_username()
+
+
+class DirectorySync(models.Model):
+    """One completed ``ldap_sync`` run (not a dry run): what it changed."""
+
+    finished_at = models.DateTimeField(auto_now_add=True)
+    seen = models.PositiveIntegerField("directory users read")
+    created = models.PositiveIntegerField()
+    updated = models.PositiveIntegerField()
+    deactivated = models.PositiveIntegerField()
+    unchanged = models.PositiveIntegerField()
+
+    class Meta:
+        get_latest_by = "finished_at"
+        verbose_name = "directory sync"
+
+    def __str__(self) -> str:
+        return f"sync at {self.finished_at:%Y-%m-%d %H:%M}"
