@@ -23,10 +23,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with tqdm(desc="reading the directory", unit=" users", disable=not sys.stderr.isatty(), leave=False) as bar:
+
+            def progress(count: int) -> None:
+                bar.update(count)
+
             try:
-                summary = sync(
-                    dry_run=options["dry_run"], force=options["force"], progress=lambda n: bar.update(n) and None
-                )
+                summary = sync(dry_run=options["dry_run"], force=options["force"], progress=progress)
             except SyncFailed as error:
                 raise CommandError(str(error)) from error
         self.stdout.write(summary.line())
