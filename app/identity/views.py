@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from identity import status
 from identity.directory import ATTRIBUTE_MAP, USER
 from identity.forms import SignInForm
-from identity.models import DirectoryProfile
+from identity.models import DirectoryProfile, DirectorySync
 
 
 class SignInView(auth_views.LoginView):
@@ -44,3 +47,16 @@ def profile(request: HttpRequest) -> HttpResponse:
 def signed_in_user(request: HttpRequest) -> User:
     assert isinstance(request.user, User), "behind login_required"
     return request.user
+
+
+@staff_member_required
+def directory_status(request: HttpRequest) -> HttpResponse:
+    """Staff only: whether the directory answers, the settings in force, the last sync."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Directory status",
+        "probe": status.probe(),
+        "configuration": status.effective_configuration(),
+        "last_sync": DirectorySync.objects.order_by("-finished_at").first(),
+    }
+    return render(request, "admin/identity/directory_status.html", context)
