@@ -96,14 +96,26 @@ else
 $(error DIRECTORY must be local or jumpcloud, not $(DIRECTORY))
 endif
 
+# SEED_CSV=FILE: seed the local directory afresh from a CSV in JumpCloud's import format.
+SEED_CSV ?=
+SEED_LDIF_DIR := $(if $(SEED_CSV),$(RUN_DIR)/seed-ldif,)
+export SEED_LDIF_DIR
+
 .PHONY: up
-up: deps ## Start the stack and print the URL and demo personas (DIRECTORY=jumpcloud: the app alone)
+up: deps ## Start the stack and print the URL and demo personas (DIRECTORY=jumpcloud: the app alone; SEED_CSV=FILE)
+ifneq ($(SEED_CSV),)
+	$(BIN)/python -m ldap_seed from-csv $(SEED_CSV) --out $(SEED_LDIF_DIR)
+endif
 ifeq ($(DOCKER),yes)
 ifeq ($(DIRECTORY),jumpcloud)
 	@[ -f deploy/env/jumpcloud.env ] || { echo "deploy/env/jumpcloud.env is missing: copy deploy/env/jumpcloud.env.example and fill it in."; exit 1; }
 else
 	$(BIN)/python -m ldap_seed certs --out $(RUN_DIR)/compose-tls
 	mkdir -p $(RUN_DIR)/compose-ca && cp $(RUN_DIR)/compose-tls/ca.crt $(RUN_DIR)/compose-ca/
+ifneq ($(SEED_CSV),)
+	# the image seeds only an empty directory: start it afresh
+	$(COMPOSE) down --volumes
+endif
 endif
 	$(COMPOSE) up --build --wait $(COMPOSE_UP_SERVICES)
 else

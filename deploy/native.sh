@@ -10,7 +10,8 @@
 # The app reads deploy/env/local.env (or jumpcloud.env), then what differs here: the directory's
 # address and CA, and the database, all under RUN_DIR. RUN_DIR, APP_PORT, LDAP_PORT and
 # LDAPS_PORT may be set to run a second stack beside the first (the browser tests do), and
-# JUMPCLOUD_ENV_FILE to use another env file than deploy/env/jumpcloud.env.
+# JUMPCLOUD_ENV_FILE to use another env file than deploy/env/jumpcloud.env, and SEED_LDIF_DIR to
+# seed the directory afresh from another folder (python -m ldap_seed from-csv writes one).
 set -o errexit -o nounset -o pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ LDAP_PORT=${LDAP_PORT:-3389}
 LDAPS_PORT=${LDAPS_PORT:-3636}
 PYTHON=${PYTHON:-.venv/bin/python}
 JUMPCLOUD_ENV_FILE=${JUMPCLOUD_ENV_FILE:-deploy/env/jumpcloud.env}
+SEED_LDIF_DIR=${SEED_LDIF_DIR:-}
 APP_URL=http://127.0.0.1:$APP_PORT
 LDAP_PID=$RUN_DIR/ldap.pid
 APP_PID=$RUN_DIR/app.pid
@@ -78,8 +80,11 @@ start_directory() {
   for port in "$LDAP_PORT" "$LDAPS_PORT"; do
     port_taken "$port" && fail "port $port is already in use: stop what holds it (is another directory running?)"
   done
+  local seed=()
+  # Another seed (make up SEED_CSV=...): the directory starts afresh from it.
+  [[ -n $SEED_LDIF_DIR ]] && seed=(--ldif-dir "$SEED_LDIF_DIR" --reset)
   nohup "$PYTHON" -m ldap_seed serve --state-dir "$RUN_DIR/ldap" --ldap-port "$LDAP_PORT" --ldaps-port "$LDAPS_PORT" \
-    >"$RUN_DIR/ldap.log" 2>&1 &
+    "${seed[@]}" >"$RUN_DIR/ldap.log" 2>&1 &
   echo $! >"$LDAP_PID"
   wait_for "the directory" 20 "grep -q 'directory ready' '$RUN_DIR/ldap.log' || ! alive '$LDAP_PID' 'ldap_seed serve'" "$RUN_DIR/ldap.log"
   alive "$LDAP_PID" "ldap_seed serve" || fail "the directory did not start: $(tail -n 5 "$RUN_DIR/ldap.log")"

@@ -14,6 +14,7 @@ class LoginPage:
         self.page = page
         self.username: Locator = page.get_by_label("Username")
         self.password: Locator = page.get_by_label("Password")
+        self.remember_me: Locator = page.get_by_label("Remember me")
         self.submit: Locator = page.get_by_role("button", name="Sign in")
         self.error: Locator = page.get_by_role("alert")
 
@@ -21,9 +22,11 @@ class LoginPage:
         self.page.goto(self.path if next_path is None else f"{self.path}?next={next_path}")
         return self
 
-    def sign_in(self, username: str, password: str) -> None:
+    def sign_in(self, username: str, password: str, *, remember: bool = False) -> None:
         self.username.fill(username)
         self.password.fill(password)
+        if remember:
+            self.remember_me.check()
         self.submit.click()
 
     def expect_refused(self) -> None:

@@ -10,7 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
-from ldap_seed import SERVICE_DN, USERS_DN, personas
+from ldap_seed import LDIF_DIR, SERVICE_DN, USERS_DN, personas
+from ldap_seed.csv_seed import CsvProblems, write_seed
 from ldap_seed.directory import TLS_NAMES, JumpCloudDirectory, LdifFailed, PortInUse, ensure_certificates
 
 
@@ -18,7 +19,9 @@ def serve(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     if args.reset and state_dir.exists():
         shutil.rmtree(state_dir)
-    directory = JumpCloudDirectory(state_dir, host=args.host, ldap_port=args.ldap_port, ldaps_port=args.ldaps_port)
+    directory = JumpCloudDirectory(
+        state_dir, host=args.host, ldap_port=args.ldap_port, ldaps_port=args.ldaps_port, ldif_dir=args.ldif_dir
+    )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -48,13 +51,33 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--ldap-port", type=int, default=3389, help="ldap:// with StartTLS (default: 3389)")
     serve_parser.add_argument("--ldaps-port", type=int, default=3636, help="ldaps:// (default: 3636)")
     serve_parser.add_argument("--reset", action="store_true", help="discard the state folder and seed afresh")
+    serve_parser.add_argument(
+        "--ldif-dir", type=Path, default=LDIF_DIR, help="seed LDIF folder (default: the committed seed)"
+    )
     commands.add_parser("personas", help="print the demo personas")
+    csv_parser = commands.add_parser("from-csv", help="make seed LDIF from a CSV in JumpCloud's user-import format")
+    csv_parser.add_argument(
+        "csv", type=Path, help="the CSV (Username, FirstName, LastName, Email, Password, ..., Group1...)"
+    )
+    csv_parser.add_argument(
+        "--out", type=Path, default=Path(".run/seed-ldif"), help="seed folder to write (default: .run/seed-ldif)"
+    )
     certs_parser = commands.add_parser("certs", help="write a local CA and a server certificate (for compose)")
     certs_parser.add_argument("--out", required=True, help="folder for ca.crt, server.crt and server.key")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="ldap_seed: %(message)s")
     if args.command == "personas":
         print(personas.table())
+        return 0
+    if args.command == "from-csv":
+        try:
+            notes = write_seed(args.csv, args.out)
+        except CsvProblems as problems:
+            print(f"ldap_seed: {args.csv} was not loaded:", *problems.problems, sep="\n  ", file=sys.stderr)
+            return 1
+        for note in notes:
+            print(f"ldap_seed: note: {note}", file=sys.stderr)
+        print(f"ldap_seed: seed written to {args.out}")
         return 0
     if args.command == "certs":
         ensure_certificates(Path(args.out))

@@ -8,6 +8,7 @@ this directory's own certificate folder. It offers what the tests use of
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -68,6 +69,7 @@ class OsixiaDirectory:
     def _bind_mounts(self) -> list[tuple[str, str, str]]:
         mounts = []
         for volume in self.service["volumes"]:
+            volume = re.sub(r"\$\{[A-Z_]+:-([^}]+)\}", r"\1", volume)  # ${VAR:-default}: the default
             host, target, *mode = volume.split(":")
             if not host.startswith("./"):
                 continue  # named volumes: each test container starts empty

@@ -20,10 +20,23 @@ from config.env import env_bool, env_int, env_secret, env_str
 # Attributes fetched with the user's entry: what the profile maps, plus memberOf. Naming them
 # keeps the search small and guarantees userPassword is never asked for.
 USER_ATTRIBUTES = [
-    "uid", "givenName", "sn", "mail", "initials", "displayName", "title", "departmentNumber",
-    "businessCategory", "physicalDeliveryOfficeName", "employeeNumber", "employeeType", "company",
-    "description", "mobile", "memberOf",
-]  # fmt: skip
+    "uid",
+    "givenName",
+    "sn",
+    "mail",
+    "initials",
+    "displayName",
+    "title",
+    "departmentNumber",
+    "businessCategory",
+    "physicalDeliveryOfficeName",
+    "employeeNumber",
+    "employeeType",
+    "company",
+    "description",
+    "mobile",
+    "memberOf",
+]
 
 
 def group_dn(name: str, base_dn: str) -> str:

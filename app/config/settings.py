@@ -102,6 +102,13 @@ LDAP_REVALIDATE_SECONDS = env_int("LDAP_REVALIDATE_SECONDS", 300)
 # ldap_sync refuses to deactivate more than this share of the directory users at once.
 LDAP_SYNC_MAX_DEACTIVATE_PERCENT = env_int("LDAP_SYNC_MAX_DEACTIVATE_PERCENT", 10)
 
+# Django's own accounts (a break-glass admin) may sign in; off: only directory users can.
+AUTH_LOCAL_ACCOUNTS = env_bool("AUTH_LOCAL_ACCOUNTS", True)
+
+# "Remember me": unticked, the session ends when the browser closes; ticked, it lasts this long.
+SESSION_REMEMBER_DAYS = env_int("SESSION_REMEMBER_DAYS", 14, minimum=1)
+SESSION_COOKIE_AGE = SESSION_REMEMBER_DAYS * 24 * 3600
+
 # Brute force: lock a username + client address pair after repeated failures (django-axes).
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))

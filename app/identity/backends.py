@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import ldap
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import User
@@ -73,6 +74,7 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
 
 class LocalAccountBackend(ModelBackend):
     """Django's own accounts, such as a break-glass admin made with createsuperuser, and only those.
+    With ``AUTH_LOCAL_ACCOUNTS`` off, none at all: only directory users sign in.
 
     Directory users have no usable Django password, and an unknown name has no account: both are
     refused without running the password hasher, so a wrong password for a directory user costs
@@ -84,6 +86,8 @@ class LocalAccountBackend(ModelBackend):
     def authenticate(
         self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
     ) -> User | None:
+        if not settings.AUTH_LOCAL_ACCOUNTS:
+            return None
         user_model = get_user_model()
         username = username if username is not None else kwargs.get(user_model.USERNAME_FIELD)
         if username is None or password is None:

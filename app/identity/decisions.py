@@ -60,8 +60,14 @@ def client_address(request: HttpRequest | None) -> str:
 def log(request: HttpRequest | None, outcome: str, username: str, decision: Decision | None = None) -> None:
     reason = decision.reason if decision else ""
     detail = decision.detail if decision else ""
-    fields = {"event": "sign-in", "outcome": outcome, "username": username, "client": client_address(request),
-              "reason": reason, "detail": detail}  # fmt: skip
+    fields = {
+        "event": "sign-in",
+        "outcome": outcome,
+        "username": username,
+        "client": client_address(request),
+        "reason": reason,
+        "detail": detail,
+    }
     text = f"sign-in {outcome} for {username!r} from {fields['client']}"
     if reason:
         text += f": {reason}" + (f" ({detail})" if detail else "")

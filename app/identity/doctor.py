@@ -77,6 +77,7 @@ class Doctor:
                 yield Finding(SKIP, "the rest", "skipped until the failure above is fixed")
                 return
         yield from self.check_groups()
+        yield self.local_accounts()
         if self.username:
             yield from self.check_user(self.username)
 
@@ -221,6 +222,11 @@ class Doctor:
             members = len(attrs.get("member", []))
             status = OK if members else WARN
             yield Finding(status, f"group {variable}", f"{group}: {members} member{'s' * (members != 1)}")
+
+    def local_accounts(self) -> Finding:
+        if settings.AUTH_LOCAL_ACCOUNTS:
+            return Finding(OK, "local accounts", "allowed: Django's own accounts (break-glass) can sign in too")
+        return Finding(OK, "local accounts", "off (AUTH_LOCAL_ACCOUNTS=false): only directory users can sign in")
 
     def check_user(self, username: str) -> Iterator[Finding]:
         """What ``username`` would get at sign-in, without their password (the service account reads)."""

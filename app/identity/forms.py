@@ -26,6 +26,9 @@ def lockout_error() -> str:
 
 class SignInForm(AuthenticationForm):
     error_messages = {"invalid_login": GENERIC_ERROR, "inactive": GENERIC_ERROR}
+    remember_me = forms.BooleanField(
+        required=False, label="Remember me", help_text="Stay signed in on this browser after it closes."
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

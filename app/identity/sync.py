@@ -63,8 +63,10 @@ class Summary:
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        text = (f"created {self.created}, updated {self.updated}, deactivated {self.deactivated}, "
-                f"unchanged {self.unchanged} ({self.seen} directory users read)")  # fmt: skip
+        text = (
+            f"created {self.created}, updated {self.updated}, deactivated {self.deactivated}, "
+            f"unchanged {self.unchanged} ({self.seen} directory users read)"
+        )
         return f"{text} [dry run: nothing written]" if self.dry_run else text
 
 
@@ -166,9 +168,10 @@ def sync(
         ) from error
     base = _setting("GROUP_SEARCH").base_dn
     wanted = {
-        e.username: e for e in entries
+        e.username: e
+        for e in entries
         if app_group in {normalized_dn(f"cn={ldap.dn.escape_dn_chars(n)},{base}") for n in e.groups}
-    }  # fmt: skip
+    }
     summary = Summary(seen=len(entries), dry_run=dry_run)
     with transaction.atomic():
         _apply(wanted, summary, force=force, max_share=max_share)
@@ -186,8 +189,9 @@ def _apply(wanted: dict[str, Entry], summary: Summary, *, force: bool, max_share
     users = {u.username: u for u in User.objects.filter(username__in=wanted).select_related("directory_profile")}
     new_users = [
         User(username=name, password=make_password(None), **entry.user)
-        for name, entry in wanted.items() if name not in users
-    ]  # fmt: skip
+        for name, entry in wanted.items()
+        if name not in users
+    ]
     User.objects.bulk_create(new_users, batch_size=1000)
     summary.created = len(new_users)
     created_names = {u.username for u in new_users}
@@ -218,8 +222,9 @@ def _apply(wanted: dict[str, Entry], summary: Summary, *, force: bool, max_share
     User.objects.bulk_update(changed_users, [*USER_FIELDS, *FLAGS], batch_size=1000)
     DirectoryProfile.objects.bulk_create(new_profiles, batch_size=1000)
     DirectoryProfile.objects.bulk_update(changed_profiles, ["dn", "synced_at", *PROFILE_FIELDS], batch_size=1000)
-    summary.updated += _mirror_groups(wanted, users, created_names, {u.username for u in changed_users} | {
-        p.user.username for p in changed_profiles})  # fmt: skip
+    summary.updated += _mirror_groups(
+        wanted, users, created_names, {u.username for u in changed_users} | {p.user.username for p in changed_profiles}
+    )
     summary.unchanged = len(wanted) - summary.created - summary.updated
     _deactivate_leavers(wanted, summary, force=force, max_share=max_share)
 

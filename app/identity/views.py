@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,6 +22,15 @@ class SignInView(auth_views.LoginView):
     authentication_form = SignInForm
     template_name = "identity/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "local_accounts": settings.AUTH_LOCAL_ACCOUNTS}
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        # Unticked: a browser-session cookie, gone when the browser closes. Ticked: SESSION_COOKIE_AGE.
+        self.request.session.set_expiry(None if form.cleaned_data.get("remember_me") else 0)
+        return response
 
 
 @login_required

@@ -18,8 +18,10 @@ LOCAL_ENV = dotenv_values(REPO_DIR / "deploy/env/local.env")
 
 
 def bind_mounts(service: str) -> dict[str, Path]:
+    """Host folder by container path, with ${VAR:-default} read as its default."""
     mounts = {}
     for volume in compose_service(service)["volumes"]:
+        volume = re.sub(r"\$\{[A-Z_]+:-([^}]+)\}", r"\1", volume)
         host, target, *_ = volume.split(":")
         if host.startswith("./"):
             mounts[target] = (REPO_DIR / host).resolve()

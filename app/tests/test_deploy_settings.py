@@ -63,8 +63,14 @@ def test_a_bad_directory_setting_stops_migrate_with_the_fix(tmp_path: object) ->
 
 def test_every_page_carries_a_strict_content_security_policy(client: Client) -> None:
     policy = client.get("/login/")["Content-Security-Policy"]
-    for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",
-                      "object-src 'none'", "form-action 'self'"):  # fmt: skip
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "form-action 'self'",
+    ):
         assert directive in policy
     assert "unsafe-inline" not in policy
 
@@ -89,3 +95,9 @@ def test_tests_run_on_the_database_named_by_database_url() -> None:
 
     url = os.environ.get("DATABASE_URL", "sqlite://")
     assert connection.vendor == ("postgresql" if url.startswith("postgres") else "sqlite")
+
+
+def test_a_configuration_error_is_said_plainly_by_manage_py() -> None:
+    result = manage("migrate", environment={**EXAMPLE, "LDAP_TIMEOUT": "soon"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Configuration error: LDAP_TIMEOUT must be a whole number, not 'soon'."
