@@ -171,3 +171,13 @@ endif
 .PHONY: shell
 shell: ## A Django shell against the stack's settings
 	@$(MAKE) --no-print-directory manage CMD=shell
+
+# --- Measurements ---------------------------------------------------------------------------
+.PHONY: bench
+bench: deps ## Benchmarks: sign-ins, page views, directory cost, sync vs django-python3-ldap (.artifacts/bench/)
+	$(BIN)/python bench/run.py
+
+SOAK_SECONDS ?= 120
+.PHONY: soak
+soak: deps ## Two minutes of load while the directory is killed, restarted, frozen and thawed (SOAK_SECONDS)
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python bench/soak.py

@@ -218,6 +218,15 @@ def ensure_certificates(tls_dir: Path, names: tuple[str, ...] = TLS_NAMES) -> No
 _OPERATION = re.compile(rb"conn=(\d+) op=(\d+) (BIND|SRCH|CMP|MOD|ADD|DEL|MODRDN|EXT) ")
 
 
+def operations_in_log(log_path: Path, offset: int = 0) -> Counter[str]:
+    """Operations a slapd stats log holds after byte ``offset``, by kind."""
+    with open(log_path, "rb") as log_file:
+        log_file.seek(offset)
+        text = log_file.read()
+    kinds = {(conn, op): kind.decode() for conn, op, kind in _OPERATION.findall(text)}
+    return Counter(kinds.values())
+
+
 class LdifFailed(RuntimeError):
     pass
 
@@ -395,11 +404,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
 
     def operations_since(self, offset: int) -> Counter[str]:
         """Operations slapd logged after ``offset`` (a ``log_size()``), by kind: BIND, SRCH, CMP, EXT..."""
-        with open(self.log_path, "rb") as log_file:
-            log_file.seek(offset)
-            text = log_file.read()
-        kinds = {(conn, op): kind.decode() for conn, op, kind in _OPERATION.findall(text)}
-        return Counter(kinds.values())
+        return operations_in_log(self.log_path, offset)
 
     def halt(self) -> None:
         """Stop slapd and keep its state, as a directory that goes down does (``resume`` restarts it)."""

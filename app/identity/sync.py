@@ -119,34 +119,57 @@ def _group_memberships() -> dict[str, frozenset[str]] | None:
     return {dn: frozenset(names) for dn, names in memberships.items()}
 
 
-def _entry(dn: str, raw: dict[str, list[bytes]], groups_by_dn: dict[str, frozenset[str]] | None) -> Entry | None:
-    attrs = {name.lower(): [value.decode() for value in values] for name, values in raw.items()}
-    uid = (attrs.get("uid") or [""])[0].strip().lower()
-    if not uid:
-        return None
-    if groups_by_dn is None:
-        base = ldap.dn.str2dn(_setting("GROUP_SEARCH").base_dn.lower())
-        groups = set()
-        for group in attrs.get("memberof", []):
-            rdns = ldap.dn.str2dn(group)
-            if [[(a.lower(), v.lower(), f) for a, v, f in rdn] for rdn in rdns[1:]] == base:
-                groups.add(rdns[0][0][1])
-        names = frozenset(groups)
-    else:
-        names = groups_by_dn.get(normalized_dn(dn), frozenset())
-    member_dns = {normalized_dn(f"cn={ldap.dn.escape_dn_chars(n)},{_setting('GROUP_SEARCH').base_dn}") for n in names}
-    values = {}
-    for target, name, attribute in ATTRIBUTE_MAP:
-        model = User if target == USER else DirectoryProfile
-        max_length = model._meta.get_field(name).max_length  # type: ignore[union-attr]
-        value = (attrs.get(attribute.lower()) or [""])[0]
-        values[name] = value[:max_length] if max_length else value
-    user: dict[str, Any] = {name: values[name] for name in USER_FIELDS}
-    for flag, group in _setting("USER_FLAGS_BY_GROUP").items():
-        user[flag] = normalized_dn(group) in member_dns
-    profile = {name: values[name] for name in PROFILE_FIELDS}
-    # django-auth-ldap lower-cases DNs at sign-in; the profile keeps one spelling whichever wrote it.
-    return Entry(uid, dn.lower(), user, profile, names)
+class _Reading:
+    """What every entry is read against, worked out once per sync: a user's groups are names, and
+    the handful of distinct memberOf values are parsed once each, not once per user."""
+
+    def __init__(self) -> None:
+        self.base = ldap.dn.str2dn(_setting("GROUP_SEARCH").base_dn.lower())
+        self.names_by_member_of: dict[str, str | None] = {}
+        self.app_group = self.group_name(_setting("REQUIRE_GROUP"))
+        self.flag_groups = {flag: self.group_name(dn) for flag, dn in _setting("USER_FLAGS_BY_GROUP").items()}
+        self.max_lengths = {}
+        for target, name, _ in ATTRIBUTE_MAP:
+            model = User if target == USER else DirectoryProfile
+            self.max_lengths[name] = model._meta.get_field(name).max_length  # type: ignore[union-attr]
+
+    def group_name(self, dn: str) -> str | None:
+        """The name of the group ``dn`` if it is one directly under the group base, else None."""
+        if dn not in self.names_by_member_of:
+            name = None
+            try:
+                rdns = ldap.dn.str2dn(dn)
+            except ldap.DECODING_ERROR:
+                rdns = []
+            if rdns and [[(a.lower(), v.lower(), f) for a, v, f in rdn] for rdn in rdns[1:]] == self.base:
+                name = rdns[0][0][1]
+            self.names_by_member_of[dn] = name
+        return self.names_by_member_of[dn]
+
+    def entry(
+        self, dn: str, raw: dict[str, list[bytes]], groups_by_dn: dict[str, frozenset[str]] | None
+    ) -> Entry | None:
+        attrs = {name.lower(): values for name, values in raw.items()}
+        uid = (attrs.get("uid") or [b""])[0].decode().strip().lower()
+        if not uid:
+            return None
+        if groups_by_dn is None:
+            found = (self.group_name(value.decode()) for value in attrs.get("memberof", []))
+            names = frozenset(name for name in found if name is not None)
+        else:
+            names = groups_by_dn.get(normalized_dn(dn), frozenset())
+        values = {}
+        for _, name, attribute in ATTRIBUTE_MAP:
+            raw_values = attrs.get(attribute.lower())
+            value = raw_values[0].decode() if raw_values else ""
+            max_length = self.max_lengths[name]
+            values[name] = value[:max_length] if max_length else value
+        user: dict[str, Any] = {name: values[name] for name in USER_FIELDS}
+        for flag, group in self.flag_groups.items():
+            user[flag] = group is not None and group in names
+        profile = {name: values[name] for name in PROFILE_FIELDS}
+        # django-auth-ldap lower-cases DNs at sign-in; the profile keeps one spelling whichever wrote it.
+        return Entry(uid, dn.lower(), user, profile, names)
 
 
 def sync(
@@ -158,20 +181,15 @@ def sync(
 ) -> Summary:
     """Read the whole directory, then write the differences in one transaction."""
     max_share = settings.LDAP_SYNC_MAX_DEACTIVATE_PERCENT / 100 if max_share is None else max_share
-    app_group = normalized_dn(_setting("REQUIRE_GROUP"))
+    reading = _Reading()
     try:
         groups_by_dn = _group_memberships()
-        entries = [e for dn, raw in read_directory(progress) if (e := _entry(dn, raw, groups_by_dn)) is not None]
+        entries = [e for dn, raw in read_directory(progress) if (e := reading.entry(dn, raw, groups_by_dn)) is not None]
     except ldap.LDAPError as error:
         raise SyncFailed(
             f"the directory could not be read completely ({type(error).__name__}); nothing was changed"
         ) from error
-    base = _setting("GROUP_SEARCH").base_dn
-    wanted = {
-        e.username: e
-        for e in entries
-        if app_group in {normalized_dn(f"cn={ldap.dn.escape_dn_chars(n)},{base}") for n in e.groups}
-    }
+    wanted = {e.username: e for e in entries if reading.app_group is not None and reading.app_group in e.groups}
     summary = Summary(seen=len(entries), dry_run=dry_run)
     with transaction.atomic():
         _apply(wanted, summary, force=force, max_share=max_share)

@@ -48,6 +48,7 @@ class NativeStack:
     def up(self, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         result = self.run("up", extra_env=extra_env)
         if result.returncode != 0:
+            self.down()  # whatever did start (the directory, say) must not outlive the failure
             raise RuntimeError(f"native stack did not start:\n{result.stdout}\n{result.stderr}")
         return result
 

@@ -1,0 +1,212 @@
+"""`make soak`: mixed traffic at concurrency 32 while the directory is killed, restarted, frozen, thawed.
+
+Bounded (SOAK_SECONDS, default 120) and on loopback only. The app runs under gunicorn through
+deploy/native.sh, configured as a deployment is; the directory runs in this process so the soak
+can fault it: SIGKILL then a restart with the same data, then SIGSTOP then SIGCONT.
+
+Every answer is judged against what it should be at that moment:
+- never a 5xx;
+- a persona that may sign in gets in, one that may not gets the generic refusal;
+- while the directory is away (and for LDAP_TIMEOUT + 2 s after it is back), a sign-in may instead
+  get the "directory unavailable" page, and only then;
+- a session opened before a fault is never lost: its page views keep answering 200;
+- after each fault, sign-ins succeed again without restarting the app.
+Prints a summary and exits non-zero on any violation.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "app")]
+
+from dotenv import dotenv_values  # noqa: E402
+from tests.stack import NativeStack  # noqa: E402
+
+from bench.client import Browser  # noqa: E402
+from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN  # noqa: E402
+from ldap_seed.directory import JumpCloudDirectory  # noqa: E402
+from ldap_seed.personas import PERSONAS  # noqa: E402
+
+SECONDS = float(os.environ.get("SOAK_SECONDS", "120"))
+CONCURRENCY = 32
+LDAP_TIMEOUT = 2
+GRACE = LDAP_TIMEOUT + 2
+UNAVAILABLE = b"The directory cannot be reached right now"
+REFUSED = b"Sign-in failed."
+
+
+class Timeline:
+    """When the directory was away, so each answer can be judged against its moment."""
+
+    def __init__(self) -> None:
+        self.away: list[list[float]] = []
+        self.lock = threading.Lock()
+
+    def gone(self) -> None:
+        with self.lock:
+            self.away.append([time.monotonic(), float("inf")])
+
+    def back(self) -> None:
+        with self.lock:
+            self.away[-1][1] = time.monotonic()
+
+    def was_away(self, started: float, ended: float) -> bool:
+        with self.lock:
+            return any(started <= end + GRACE and ended >= start for start, end in self.away)
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.violations: list[str] = []
+        self.last_allowed = 0.0
+        self.lock = threading.Lock()
+
+    def count(self, what: str) -> None:
+        with self.lock:
+            self.counts[what] += 1
+
+    def violation(self, text: str) -> None:
+        with self.lock:
+            self.counts["violations"] += 1
+            if len(self.violations) < 20:
+                self.violations.append(text)
+
+
+def client(number: int, url_port: int, deadline: float, timeline: Timeline, tally: Tally) -> None:
+    persona = PERSONAS[number % len(PERSONAS)]
+    browser = Browser("127.0.0.1", url_port)
+    signed_in_at: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            if signed_in_at is None or tally.counts["turns"] % 7 == number % 7:
+                browser.cookies.clear()
+                answer = browser.sign_in(persona.uid, persona.password)
+                ended = time.monotonic()
+                tally.count("turns")
+                if answer.status >= 500:
+                    tally.violation(f"{persona.uid}: sign-in answered {answer.status}")
+                elif answer.status == 302 and persona.signs_in:
+                    tally.count("sign-ins allowed")
+                    tally.last_allowed = max(tally.last_allowed, ended)
+                    signed_in_at = ended
+                elif answer.status == 200 and UNAVAILABLE in answer.body:
+                    if timeline.was_away(started, ended):
+                        tally.count("directory unavailable (while away)")
+                    else:
+                        tally.violation(f"{persona.uid}: 'directory unavailable' while the directory was up")
+                    signed_in_at = None
+                elif answer.status == 200 and REFUSED in answer.body and not persona.signs_in:
+                    tally.count("sign-ins refused")
+                else:
+                    tally.violation(f"{persona.uid}: wrong sign-in decision ({answer.status})")
+            else:
+                answer = browser.request("GET", "/profile/")
+                tally.count("page views")
+                if answer.status != 200:
+                    tally.violation(
+                        f"{persona.uid}: session lost, /profile/ answered {answer.status} {answer.location}"
+                    )
+                    signed_in_at = None
+    except Exception as error:  # a connection error is a failure of the service too
+        tally.violation(f"{persona.uid}: {type(error).__name__}: {error}")
+    finally:
+        browser.close()
+
+
+def faults(directory: JumpCloudDirectory, timeline: Timeline, start: float, tally: Tally) -> None:
+    """Kill and restart slapd at 1/6 and 2/6 of the run, freeze and thaw it at 3/6 and 4/6."""
+    plan = [(1 / 6, "kill"), (2 / 6, "restart"), (3 / 6, "freeze"), (4 / 6, "thaw")]
+    for share, action in plan:
+        time.sleep(max(0.0, start + share * SECONDS - time.monotonic()))
+        print(f"  {time.monotonic() - start:6.1f} s  directory: {action}", flush=True)
+        if action == "kill":
+            timeline.gone()
+            directory._proc.send_signal(signal.SIGKILL)
+            directory.wait()
+        elif action == "restart":
+            directory.resume()
+            timeline.back()
+        elif action == "freeze":
+            timeline.gone()
+            directory.freeze()
+        else:
+            directory.thaw()
+            timeline.back()
+        tally.count(f"fault: {action}")
+
+
+def main() -> int:
+    print(f"make soak: {SECONDS:.0f} s at concurrency {CONCURRENCY} on {os.cpu_count()} cores", flush=True)
+    with tempfile.TemporaryDirectory(prefix="soak-") as scratch:
+        root = Path(scratch)
+        directory = JumpCloudDirectory(root / "ldap", ephemeral=True)
+        directory.start()
+        env_file = root / "app.env"
+        values = {k: v or "" for k, v in dotenv_values(REPO_DIR / "deploy/env/local.env").items()}
+        values.update(
+            LDAP_URI=directory.ldap_uri,
+            LDAP_CA_CERT_FILE=directory.cafile,
+            LDAP_BASE_DN=USERS_DN,
+            LDAP_BIND_DN=SERVICE_DN,
+            LDAP_BIND_PASSWORD=SERVICE_PASSWORD,
+            LDAP_TIMEOUT=str(LDAP_TIMEOUT),
+            DATABASE_URL=f"sqlite:///{root / 'db.sqlite3'}",
+            AXES_FAILURE_LIMIT="1000000",
+            LOG_LEVEL="WARNING",
+        )
+        env_file.write_text("".join(f'{k}="{v}"\n' for k, v in values.items()))
+        stack = NativeStack(root / "run")
+        started = stack.run("up", "jumpcloud", extra_env={"JUMPCLOUD_ENV_FILE": str(env_file)})
+        if started.returncode != 0:
+            print(started.stdout, started.stderr, file=sys.stderr)
+            directory.stop()
+            return 1
+        timeline, tally = Timeline(), Tally()
+        start = time.monotonic()
+        deadline = start + SECONDS
+        threads = [
+            threading.Thread(target=client, args=(n, stack.app_port, deadline, timeline, tally))
+            for n in range(CONCURRENCY)
+        ]
+        fault_thread = threading.Thread(target=faults, args=(directory, timeline, start, tally))
+        try:
+            for thread in [*threads, fault_thread]:
+                thread.start()
+            for thread in [*threads, fault_thread]:
+                thread.join()
+            log = (stack.run_dir / "app.log").read_text()
+            server_errors = sum(1 for line in log.splitlines() if '" 5' in line and "HTTP/1.1" in line)
+            if server_errors:
+                tally.violation(f"the access log holds {server_errors} 5xx answers")
+        finally:
+            stack.down()
+            directory.stop()
+    # Recovered: someone signed in after the last fault ended, and the app was never restarted.
+    recovered = bool(timeline.away) and tally.last_allowed > timeline.away[-1][1]
+    print("\nsummary:")
+    for what, count in sorted(tally.counts.items()):
+        print(f"  {what:<40} {count:>8}")
+    for violation in tally.violations:
+        print(f"  VIOLATION: {violation}")
+    if not recovered:
+        print("  VIOLATION: no successful sign-in after the directory came back")
+    if tally.counts["violations"] or not recovered:
+        print("soak: FAILED")
+        return 1
+    print("soak: passed (no 5xx, every decision right, outages answered as such, no session lost, recovered)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
