@@ -1,0 +1,27 @@
+"""A short `make soak` (24 s instead of 120): the fault machinery and the judge still work.
+
+It proves behaviour (no 5xx, right decisions, no lost session, recovery), not speed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.stack import REPO_DIR
+
+
+def test_a_short_soak_through_directory_faults_passes() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO_DIR / "bench/soak.py")],
+        env={**os.environ, "SOAK_SECONDS": "24"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "soak: passed" in result.stdout
+    for fault in ("kill", "restart", "freeze", "thaw"):
+        assert f"directory: {fault}" in result.stdout
+    assert "directory unavailable (while away)" in result.stdout
