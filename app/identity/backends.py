@@ -46,7 +46,7 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
 
     def authenticate_ldap_user(self, ldap_user: Any, password: str) -> User | None:
         request: HttpRequest | None = ldap_user._request
-        cache.delete(valid_cache_key(f"django_auth_ldap.user_dn.{ldap_user._username}"))
+        forget_cached_dn(ldap_user._username)
         # The same three steps as django-auth-ldap's _LDAPUser.authenticate, with the outcome kept.
         try:
             ldap_user._authenticate_user_dn(password)
@@ -102,6 +102,11 @@ class LocalAccountBackend(ModelBackend):
             return user
         decisions.record(request, decisions.WRONG_PASSWORD, detail="local account")
         return None
+
+
+def forget_cached_dn(username: str) -> None:
+    """Drop django-auth-ldap's cached DN lookup for ``username`` (a failed one is cached too)."""
+    cache.delete(valid_cache_key(f"django_auth_ldap.user_dn.{username}"))
 
 
 def _save_user(ldap_user: Any) -> None:

@@ -10,19 +10,16 @@ import ldap.dn
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
+from identity.directory_settings import configured_groups, ldap_setting
+
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-
-def _setting(name: str) -> Any:
-    # The AUTH_LDAP_* settings are made by config.ldap.auth_ldap_settings().
-    return getattr(settings, f"AUTH_LDAP_{name}")
 
 
 @register("identity")
 def check_directory_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    base_dn = _setting("USER_SEARCH").base_dn
-    bind_dn, bind_password = _setting("BIND_DN"), _setting("BIND_PASSWORD")
+    base_dn = ldap_setting("USER_SEARCH").base_dn
+    bind_dn, bind_password = ldap_setting("BIND_DN"), ldap_setting("BIND_PASSWORD")
     if not base_dn:
         errors.append(
             Error(
@@ -48,14 +45,7 @@ def check_directory_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessa
             )
         )
     if base_dn:
-        groups = {"LDAP_REQUIRE_GROUP": _setting("REQUIRE_GROUP")}
-        flag_variables = {
-            "is_active": "LDAP_ACTIVE_GROUP",
-            "is_staff": "LDAP_STAFF_GROUP",
-            "is_superuser": "LDAP_SUPERUSER_GROUP",
-        }
-        for flag, group in _setting("USER_FLAGS_BY_GROUP").items():
-            groups[flag_variables.get(flag, flag)] = group
+        groups = configured_groups()
         for variable, group in groups.items():
             if not _is_under(group, base_dn):
                 errors.append(
@@ -65,11 +55,16 @@ def check_directory_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessa
                         id="identity.E004",
                     )
                 )
-    uri = urlsplit(_setting("SERVER_URI"))
-    if not settings.DEBUG and uri.scheme == "ldap" and uri.hostname not in LOCAL_HOSTS and not _setting("START_TLS"):
+    uri = urlsplit(ldap_setting("SERVER_URI"))
+    if (
+        not settings.DEBUG
+        and uri.scheme == "ldap"
+        and uri.hostname not in LOCAL_HOSTS
+        and not ldap_setting("START_TLS")
+    ):
         errors.append(
             Error(
-                f"LDAP_URI {_setting('SERVER_URI')} sends passwords in clear to another host.",
+                f"LDAP_URI {ldap_setting('SERVER_URI')} sends passwords in clear to another host.",
                 hint="Use ldaps://ldap.jumpcloud.com:636, or set LDAP_START_TLS=true.",
                 id="identity.E005",
             )

@@ -23,6 +23,7 @@ from django_auth_ldap.backend import _LDAPUser
 
 from identity.backends import JumpCloudLDAPBackend
 from identity.directory import ATTRIBUTE_MAP
+from identity.directory_settings import configured_groups, ldap_setting, service_connection
 
 OK, FAIL, WARN, SKIP = "OK", "FAIL", "WARN", "SKIP"
 # An LDAP ExtendedRequest for StartTLS (RFC 4511 4.14.1), message id 1.
@@ -35,10 +36,6 @@ class Finding:
     check: str
     text: str
     fix: str = ""
-
-
-def _ldap_setting(name: str) -> Any:
-    return getattr(settings, f"AUTH_LDAP_{name}")
 
 
 def _org_hint(dn: str) -> str:
@@ -56,16 +53,16 @@ def _safe_rdns(dn: str) -> list[Any]:
 class Doctor:
     def __init__(self, username: str | None = None) -> None:
         self.username = username
-        self.uri = _ldap_setting("SERVER_URI").split()[0]
+        self.uri = ldap_setting("SERVER_URI").split()[0]
         parts = urlsplit(self.uri)
         self.scheme = parts.scheme
         self.host = parts.hostname or "localhost"
         self.port = parts.port or (636 if self.scheme == "ldaps" else 389)
-        self.start_tls = bool(_ldap_setting("START_TLS"))
-        options = _ldap_setting("CONNECTION_OPTIONS")
+        self.start_tls = bool(ldap_setting("START_TLS"))
+        options = ldap_setting("CONNECTION_OPTIONS")
         self.timeout = float(options.get(ldap.OPT_NETWORK_TIMEOUT, 5))
         self.ca_file = options.get(ldap.OPT_X_TLS_CACERTFILE)
-        self.base_dn = _ldap_setting("USER_SEARCH").base_dn
+        self.base_dn = ldap_setting("USER_SEARCH").base_dn
         self.connection: Any = None
 
     def run(self) -> Iterator[Finding]:
@@ -158,14 +155,9 @@ class Doctor:
         return Finding(OK, "TLS", text)
 
     def check_bind(self) -> Finding:
-        bind_dn = _ldap_setting("BIND_DN")
+        bind_dn = ldap_setting("BIND_DN")
         try:
-            self.connection = ldap.initialize(self.uri)
-            for option, value in _ldap_setting("CONNECTION_OPTIONS").items():
-                self.connection.set_option(option, value)
-            if self.start_tls:
-                self.connection.start_tls_s()
-            self.connection.simple_bind_s(bind_dn, _ldap_setting("BIND_PASSWORD"))
+            self.connection = service_connection()
         except ldap.INVALID_CREDENTIALS:
             return Finding(
                 FAIL,
@@ -199,14 +191,7 @@ class Doctor:
         return Finding(OK, "base DN", f"{self.base_dn} exists")
 
     def check_groups(self) -> Iterator[Finding]:
-        variables = {"LDAP_REQUIRE_GROUP": _ldap_setting("REQUIRE_GROUP")}
-        names = {
-            "is_active": "LDAP_ACTIVE_GROUP",
-            "is_staff": "LDAP_STAFF_GROUP",
-            "is_superuser": "LDAP_SUPERUSER_GROUP",
-        }
-        for flag, group in _ldap_setting("USER_FLAGS_BY_GROUP").items():
-            variables[names.get(flag, flag)] = group
+        variables = configured_groups()
         for variable, group in variables.items():
             try:
                 [(_, attrs)] = self.connection.search_s(group, ldap.SCOPE_BASE, attrlist=["member"])
@@ -241,12 +226,12 @@ class Doctor:
             return
         yield Finding(OK, f"user {username}", f"found: {ldap_user.dn}")
         groups = ldap_user._get_groups()
-        flags = {flag: groups.is_member_of(dn) for flag, dn in _ldap_setting("USER_FLAGS_BY_GROUP").items()}
-        if not groups.is_member_of(_ldap_setting("REQUIRE_GROUP")):
+        flags = {flag: groups.is_member_of(dn) for flag, dn in ldap_setting("USER_FLAGS_BY_GROUP").items()}
+        if not groups.is_member_of(ldap_setting("REQUIRE_GROUP")):
             yield Finding(
                 FAIL,
                 f"user {username}",
-                f"would be refused: not in {_ldap_setting('REQUIRE_GROUP')}",
+                f"would be refused: not in {ldap_setting('REQUIRE_GROUP')}",
                 "Add the user to the app group in JumpCloud.",
             )
         elif not flags.get("is_active", True):

@@ -17,12 +17,12 @@ import ldap
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django_auth_ldap.backend import _LDAPUser, valid_cache_key
+from django_auth_ldap.backend import _LDAPUser
 
 from identity import decisions
-from identity.backends import JumpCloudLDAPBackend
+from identity.backends import JumpCloudLDAPBackend, forget_cached_dn
+from identity.directory_settings import ldap_setting
 
 log = logging.getLogger(__name__)
 DIRECTORY_BACKEND = f"{JumpCloudLDAPBackend.__module__}.{JumpCloudLDAPBackend.__qualname__}"
@@ -31,14 +31,14 @@ CHECKED_AT = "identity.revalidated_at"
 
 def still_allowed(request: HttpRequest, username: str) -> bool | None:
     """True or False as the directory answers now; None when it cannot answer."""
-    cache.delete(valid_cache_key(f"django_auth_ldap.user_dn.{username}"))
+    forget_cached_dn(username)
     ldap_user = _LDAPUser(JumpCloudLDAPBackend(), username=username, request=request)
     try:
         if ldap_user.dn is None:
             decision = decisions.recorded(request)
             return None if decision is not None and decision.directory_away else False
         ldap_user._check_requirements()
-        active_dn = getattr(settings, "AUTH_LDAP_USER_FLAGS_BY_GROUP")["is_active"]  # noqa: B009 - made by config.ldap
+        active_dn = ldap_setting("USER_FLAGS_BY_GROUP")["is_active"]
         allowed: bool = ldap_user._get_groups().is_member_of(active_dn)
         return allowed
     except ldap_user.AuthenticationFailed:

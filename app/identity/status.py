@@ -9,6 +9,7 @@ from typing import Any
 import ldap
 from django.conf import settings
 
+from identity.directory_settings import ldap_setting
 from identity.doctor import FAIL, Doctor
 
 
@@ -33,22 +34,22 @@ def probe() -> Probe:
 
 def effective_configuration() -> list[tuple[str, Any]]:
     """The directory settings in force, secrets left out."""
-    options = getattr(settings, "AUTH_LDAP_CONNECTION_OPTIONS")  # noqa: B009 - made by config.ldap
-    flags = getattr(settings, "AUTH_LDAP_USER_FLAGS_BY_GROUP")  # noqa: B009
+    options = ldap_setting("CONNECTION_OPTIONS")
+    flags = ldap_setting("USER_FLAGS_BY_GROUP")
     return [
-        ("LDAP_URI", getattr(settings, "AUTH_LDAP_SERVER_URI")),  # noqa: B009
-        ("LDAP_START_TLS", getattr(settings, "AUTH_LDAP_START_TLS")),  # noqa: B009
+        ("LDAP_URI", ldap_setting("SERVER_URI")),
+        ("LDAP_START_TLS", ldap_setting("START_TLS")),
         ("LDAP_CA_CERT_FILE", options.get(ldap.OPT_X_TLS_CACERTFILE) or "system CAs"),
-        ("LDAP_BASE_DN", getattr(settings, "AUTH_LDAP_USER_SEARCH").base_dn),  # noqa: B009
-        ("LDAP_BIND_DN", getattr(settings, "AUTH_LDAP_BIND_DN")),  # noqa: B009
-        ("LDAP_BIND_PASSWORD", "set (not shown)" if getattr(settings, "AUTH_LDAP_BIND_PASSWORD") else "EMPTY"),  # noqa: B009
-        ("LDAP_REQUIRE_GROUP", getattr(settings, "AUTH_LDAP_REQUIRE_GROUP")),  # noqa: B009
+        ("LDAP_BASE_DN", ldap_setting("USER_SEARCH").base_dn),
+        ("LDAP_BIND_DN", ldap_setting("BIND_DN")),
+        ("LDAP_BIND_PASSWORD", "set (not shown)" if ldap_setting("BIND_PASSWORD") else "EMPTY"),
+        ("LDAP_REQUIRE_GROUP", ldap_setting("REQUIRE_GROUP")),
         ("LDAP_ACTIVE_GROUP", flags.get("is_active")),
         ("LDAP_STAFF_GROUP", flags.get("is_staff")),
         ("LDAP_SUPERUSER_GROUP", flags.get("is_superuser")),
-        ("LDAP_GROUP_SOURCE", type(getattr(settings, "AUTH_LDAP_GROUP_TYPE")).__name__),  # noqa: B009
+        ("LDAP_GROUP_SOURCE", type(ldap_setting("GROUP_TYPE")).__name__),
         ("LDAP_TIMEOUT", f"{options.get(ldap.OPT_NETWORK_TIMEOUT)} s"),
-        ("LDAP_CACHE_TIMEOUT", f"{getattr(settings, 'AUTH_LDAP_CACHE_TIMEOUT')} s"),  # noqa: B009
+        ("LDAP_CACHE_TIMEOUT", f"{ldap_setting('CACHE_TIMEOUT')} s"),
         ("LDAP_REVALIDATE_SECONDS", f"{settings.LDAP_REVALIDATE_SECONDS} s"),
         ("LDAP_SYNC_MAX_DEACTIVATE_PERCENT", f"{settings.LDAP_SYNC_MAX_DEACTIVATE_PERCENT} %"),
     ]

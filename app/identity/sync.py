@@ -27,6 +27,7 @@ from django.utils import timezone
 from ldap.controls import SimplePagedResultsControl
 
 from identity.directory import ATTRIBUTE_MAP, PROFILE, USER
+from identity.directory_settings import ldap_setting, service_connection
 from identity.groups import MemberOfGroupType, normalized_dn
 from identity.models import DirectoryProfile, DirectorySync
 
@@ -70,24 +71,10 @@ class Summary:
         return f"{text} [dry run: nothing written]" if self.dry_run else text
 
 
-def _setting(name: str) -> Any:
-    return getattr(settings, f"AUTH_LDAP_{name}")
-
-
-def _connect() -> Any:
-    connection = ldap.initialize(_setting("SERVER_URI"))
-    for option, value in _setting("CONNECTION_OPTIONS").items():
-        connection.set_option(option, value)
-    if _setting("START_TLS"):
-        connection.start_tls_s()
-    connection.simple_bind_s(_setting("BIND_DN"), _setting("BIND_PASSWORD"))
-    return connection
-
-
 def read_directory(progress: Callable[[int], None] = lambda n: None) -> Iterator[tuple[str, dict[str, list[bytes]]]]:
     """Every user entry under the base DN, through RFC 2696 paged results."""
-    search = _setting("USER_SEARCH")
-    connection = _connect()
+    search = ldap_setting("USER_SEARCH")
+    connection = service_connection()
     control = SimplePagedResultsControl(True, size=PAGE_SIZE, cookie=b"")
     while True:
         msgid = connection.search_ext(
@@ -106,10 +93,10 @@ def read_directory(progress: Callable[[int], None] = lambda n: None) -> Iterator
 
 def _group_memberships() -> dict[str, frozenset[str]] | None:
     """With LDAP_GROUP_SOURCE=search, each user DN's group names from one search of the groups."""
-    if isinstance(_setting("GROUP_TYPE"), MemberOfGroupType):
+    if isinstance(ldap_setting("GROUP_TYPE"), MemberOfGroupType):
         return None
-    search = _setting("GROUP_SEARCH")
-    connection = _connect()
+    search = ldap_setting("GROUP_SEARCH")
+    connection = service_connection()
     memberships: dict[str, set[str]] = {}
     for _, attrs in connection.search_s(search.base_dn, search.scope, search.filterstr, ["cn", "member"]):
         name = attrs["cn"][0].decode()
@@ -124,10 +111,10 @@ class _Reading:
     the handful of distinct memberOf values are parsed once each, not once per user."""
 
     def __init__(self) -> None:
-        self.base = ldap.dn.str2dn(_setting("GROUP_SEARCH").base_dn.lower())
+        self.base = ldap.dn.str2dn(ldap_setting("GROUP_SEARCH").base_dn.lower())
         self.names_by_member_of: dict[str, str | None] = {}
-        self.app_group = self.group_name(_setting("REQUIRE_GROUP"))
-        self.flag_groups = {flag: self.group_name(dn) for flag, dn in _setting("USER_FLAGS_BY_GROUP").items()}
+        self.app_group = self.group_name(ldap_setting("REQUIRE_GROUP"))
+        self.flag_groups = {flag: self.group_name(dn) for flag, dn in ldap_setting("USER_FLAGS_BY_GROUP").items()}
         self.max_lengths = {}
         for target, name, _ in ATTRIBUTE_MAP:
             model = User if target == USER else DirectoryProfile
