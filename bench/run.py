@@ -26,9 +26,8 @@ sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "app")]
 
 import ldap  # noqa: E402
 from dotenv import dotenv_values  # noqa: E402
-from tests.stack import NativeStack  # noqa: E402
+from tests.stack import Browser, NativeStack  # noqa: E402
 
-from bench.client import Browser  # noqa: E402
 from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN  # noqa: E402
 from ldap_seed.directory import JumpCloudDirectory, operations_in_log  # noqa: E402
 from ldap_seed.personas import BY_UID  # noqa: E402

@@ -29,9 +29,8 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "app")]
 
 from dotenv import dotenv_values  # noqa: E402
-from tests.stack import NativeStack  # noqa: E402
+from tests.stack import Browser, NativeStack  # noqa: E402
 
-from bench.client import Browser  # noqa: E402
 from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN  # noqa: E402
 from ldap_seed.directory import JumpCloudDirectory  # noqa: E402
 from ldap_seed.personas import PERSONAS  # noqa: E402

@@ -200,7 +200,8 @@ def _apply(wanted: dict[str, Entry], summary: Summary, *, force: bool, max_share
     User.objects.bulk_create(new_users, batch_size=1000)
     summary.created = len(new_users)
     created_names = {u.username for u in new_users}
-    users = {u.username: u for u in User.objects.filter(username__in=wanted).select_related("directory_profile")}
+    if created_names:  # read the new rows back for their keys; the others are already in hand
+        users.update({u.username: u for u in User.objects.filter(username__in=created_names)})
 
     changed_users, new_profiles, changed_profiles = [], [], []
     for name, entry in wanted.items():

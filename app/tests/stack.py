@@ -1,14 +1,14 @@
-"""The native stack (deploy/native.sh) on free ports in a folder of its own, and a form client."""
+"""The native stack (deploy/native.sh) on free ports in a folder of its own, and a browser-like
+client for it: keep-alive, cookies, and the sign-in form with its CSRF token (the bench uses it too)."""
 
 from __future__ import annotations
 
-import http.cookiejar
+import http.client
 import os
 import re
 import socket
 import subprocess
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,38 +55,66 @@ class NativeStack:
     def down(self) -> subprocess.CompletedProcess[str]:
         return self.run("down")
 
+    def browser(self) -> Browser:
+        return Browser("127.0.0.1", self.app_port)
 
-class FormClient:
-    """Signs in through the login form over HTTP, CSRF token and cookie included, as a browser does."""
 
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect())
+_TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
-    def get(self, path: str) -> tuple[int, str, str]:
-        return self._send(urllib.request.Request(self.base_url + path))
 
-    def sign_in(self, username: str, password: str) -> tuple[int, str, str]:
-        _, page, _ = self.get("/login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        assert token, "login page without a CSRF token"
-        body = urllib.parse.urlencode(
-            {"csrfmiddlewaretoken": token.group(1), "username": username, "password": password}
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    location: str
+
+
+class Browser:
+    """One person's browser: one keep-alive connection, one cookie jar."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.connection = http.client.HTTPConnection(host, port, timeout=60)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> Answer:
+        headers = {"Host": f"{self.host}:{self.port}"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Referer"] = f"http://{self.host}:{self.port}{path}"
+        for attempt in range(2):
+            try:
+                self.connection.request(method, path, body=body, headers=headers)
+                response = self.connection.getresponse()
+                payload = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # gunicorn closed a kept-alive connection (max_requests, keepalive timeout): reconnect once
+                self.connection.close()
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                if attempt:
+                    raise
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+        return Answer(response.status, payload, response.getheader("Location") or "")
+
+    def sign_in(self, username: str, password: str) -> Answer:
+        """The login form as a person uses it: GET the page (CSRF cookie and token), POST it."""
+        page = self.request("GET", "/login/")
+        token = _TOKEN.search(page.body)
+        if token is None:
+            return page
+        return self.request(
+            "POST",
+            "/login/",
+            {"csrfmiddlewaretoken": token.group(1).decode(), "username": username, "password": password},
         )
-        request = urllib.request.Request(
-            self.base_url + "/login/", data=body.encode(), headers={"Referer": self.base_url + "/login/"}
-        )
-        return self._send(request)
 
-    def _send(self, request: urllib.request.Request) -> tuple[int, str, str]:
-        try:
-            with self.opener.open(request, timeout=15) as response:
-                return response.status, response.read().decode(), response.headers.get("Location", "")
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(), error.headers.get("Location", "")
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
+    def close(self) -> None:
+        self.connection.close()

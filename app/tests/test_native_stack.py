@@ -11,7 +11,7 @@ import pytest
 from identity.forms import GENERIC_ERROR
 
 from ldap_seed.personas import BY_UID
-from tests.stack import FormClient, NativeStack
+from tests.stack import NativeStack
 
 
 @pytest.fixture(scope="module")
@@ -36,22 +36,22 @@ def our_processes(run_dir: Path) -> list[str]:
 
 
 def test_health_answers(stack: NativeStack) -> None:
-    status, body, _ = FormClient(stack.url).get("/healthz")
-    assert status == 200
-    assert '"status": "ok"' in body
+    answer = stack.browser().request("GET", "/healthz")
+    assert answer.status == 200
+    assert b'"status": "ok"' in answer.body
 
 
 def test_ada_signs_in_through_the_form(stack: NativeStack) -> None:
     ada = BY_UID["ada"]
-    status, _, location = FormClient(stack.url).sign_in(ada.uid, ada.password)
-    assert (status, location) == (302, "/")
+    answer = stack.browser().sign_in(ada.uid, ada.password)
+    assert (answer.status, answer.location) == (302, "/")
 
 
 def test_eve_is_refused_through_the_form(stack: NativeStack) -> None:
     eve = BY_UID["eve"]
-    status, page, _ = FormClient(stack.url).sign_in(eve.uid, eve.password)
-    assert status == 200
-    assert GENERIC_ERROR in page
+    answer = stack.browser().sign_in(eve.uid, eve.password)
+    assert answer.status == 200
+    assert GENERIC_ERROR in answer.body.decode()
 
 
 def test_second_up_finds_the_first(stack: NativeStack) -> None:
@@ -109,8 +109,7 @@ def test_concurrent_sign_ins_never_lock_sqlite(stack: NativeStack) -> None:
 
     def attempt(persona: object) -> tuple[str, int]:
         assert isinstance(persona, type(BY_UID["ada"]))
-        status, _, _ = FormClient(stack.url).sign_in(persona.uid, persona.password)
-        return persona.uid, status
+        return persona.uid, stack.browser().sign_in(persona.uid, persona.password).status
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(attempt, personas))

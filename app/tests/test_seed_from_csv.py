@@ -15,7 +15,7 @@ from ldap_seed.csv_seed import CsvProblems, write_seed
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import PERSONAS
 from tests.helpers import ldap_settings_for
-from tests.stack import REPO_DIR, FormClient, NativeStack
+from tests.stack import REPO_DIR, NativeStack
 
 PERSONAS_CSV = SEED_DIR / "personas.csv"
 HEADER = "FirstName,LastName,Username,Email,Password,jobTitle,Group1,Group2\n"
@@ -140,7 +140,7 @@ def test_the_native_stack_starts_from_a_csv(tmp_path: Path) -> None:
     stack = NativeStack(tmp_path / "run")
     stack.up(extra_env={"SEED_LDIF_DIR": str(seed)})
     try:
-        status, _, location = FormClient(stack.url).sign_in("nia", "nia-pass")
-        assert (status, location) == (302, "/")
+        answer = stack.browser().sign_in("nia", "nia-pass")
+        assert (answer.status, answer.location) == (302, "/")
     finally:
         stack.down()
