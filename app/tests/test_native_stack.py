@@ -54,6 +54,12 @@ def test_eve_is_refused_through_the_form(stack: NativeStack) -> None:
     assert GENERIC_ERROR in answer.body.decode()
 
 
+def test_control_socket_is_the_stacks_own(stack: NativeStack) -> None:
+    # Not ~/.gunicorn/gunicorn.ctl, which every stack of one user shared and any one's shutdown removed.
+    assert (stack.run_dir / "gunicorn.ctl").is_socket()
+    assert "Control server error" not in (stack.run_dir / "app.log").read_text()
+
+
 def test_second_up_finds_the_first(stack: NativeStack) -> None:
     pid_before = (stack.run_dir / "app.pid").read_text()
     result = stack.run("up")
