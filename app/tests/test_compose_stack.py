@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -54,7 +55,30 @@ def test_app_waits_for_a_healthy_directory_and_keeps_its_database() -> None:
     assert app["depends_on"]["openldap"] == {"condition": "service_healthy", "required": False}
     assert "app-data:/data" in app["volumes"]
     assert LOCAL_ENV["DATABASE_URL"] == "sqlite:////data/db.sqlite3"
-    assert app["healthcheck"]["test"][-1].endswith("urlopen('http://127.0.0.1:8000/healthz', timeout=2)")
+
+
+def test_healthchecks_carry_no_argument_with_a_space() -> None:
+    # podman's Docker-compatible API splits each argument on spaces: such a probe never passes.
+    for name in ("app", "openldap"):
+        kind, *arguments = compose_service(name)["healthcheck"]["test"]
+        assert kind == "CMD", name
+        assert all(argument.split() == [argument] for argument in arguments), (name, arguments)
+
+
+def test_app_healthcheck_is_the_images_own_probe() -> None:
+    probe = ["python", "deploy/healthcheck.py"]
+    assert compose_service("app")["healthcheck"]["test"] == ["CMD", *probe]
+    dockerfile = (REPO_DIR / "deploy/Dockerfile").read_text()
+    assert f"CMD {json.dumps(probe)}" in dockerfile
+    assert "deploy/healthcheck.py" in (REPO_DIR / ".dockerignore").read_text()
+
+
+@pytest.mark.parametrize("dockerfile", ["deploy/Dockerfile"])
+def test_images_build_without_a_registry_for_the_frontend(dockerfile: str) -> None:
+    # "# syntax=docker/dockerfile:1" makes BuildKit pull a frontend image: an offline build fails.
+    lines = (REPO_DIR / dockerfile).read_text().splitlines()
+    assert not [line for line in lines if re.match(r"#\s*syntax\s*=", line, re.IGNORECASE)]
+    assert "ARG BASE_IMAGE=debian:bookworm-slim" in lines
 
 
 def test_app_reaches_the_directory_by_a_name_its_certificate_carries() -> None:
