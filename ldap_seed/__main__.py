@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ldap_seed import LDIF_DIR, SERVICE_DN, USERS_DN, personas
+from ldap_seed import LDIF_DIR, SERVICE_DN, USERS_DN, personas, states
 from ldap_seed.csv_seed import CsvProblems, write_seed
 from ldap_seed.directory import TLS_NAMES, JumpCloudDirectory, LdifFailed, PortInUse, ensure_certificates
 
@@ -62,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     csv_parser.add_argument(
         "--out", type=Path, default=Path(".run/seed-ldif"), help="seed folder to write (default: .run/seed-ldif)"
     )
+    state_parser = commands.add_parser(
+        "state", help="put a user of a running local directory in a JumpCloud account state (as cn=admin)"
+    )
+    state_parser.add_argument("uid")
+    state_parser.add_argument("state", choices=states.STATES)
+    state_parser.add_argument(
+        "--uri", default="ldap://127.0.0.1:3389", help="the directory (default: ldap://127.0.0.1:3389)"
+    )
     certs_parser = commands.add_parser("certs", help="write a local CA and a server certificate (for compose)")
     certs_parser.add_argument("--out", required=True, help="folder for ca.crt, server.crt and server.key")
     args = parser.parse_args(argv)
@@ -78,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         for note in notes:
             print(f"ldap_seed: note: {note}", file=sys.stderr)
         print(f"ldap_seed: seed written to {args.out}")
+        return 0
+    if args.command == "state":
+        states.set_state(args.uri, args.uid, args.state)
+        print(f"ldap_seed: {args.uid} is {args.state}")
         return 0
     if args.command == "certs":
         ensure_certificates(Path(args.out))

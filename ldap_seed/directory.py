@@ -41,7 +41,8 @@ from ldap_seed import ADMIN_DN, ADMIN_PASSWORD, DOMAIN, DOMAIN_DN, LDIF_DIR, SCH
 log = logging.getLogger(__name__)
 
 BACKEND = "mdb"
-# Debian's dpkg-reconfigure loads these (osixia adds ppolicy, which the seed does not use).
+# Debian's dpkg-reconfigure loads these. osixia also loads the ppolicy schema (OpenLDAP 2.4); in
+# 2.5 the ppolicy module brings its own, loaded by the seed's 03-password-policy.ldif.
 BASE_SCHEMAS = ("core.ldif", "cosine.ldif", "nis.ldif", "inetorgperson.ldif")
 # The certificate's names: how the app reaches the directory natively and inside compose.
 TLS_NAMES = ("localhost", "127.0.0.1", "openldap")
