@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ldap_seed import LDIF_DIR, SERVICE_DN, USERS_DN, personas, states
+from ldap_seed import LDIF_DIR, SCHEMA_DIR, SERVICE_DN, USERS_DN, personas, states
 from ldap_seed.csv_seed import CsvProblems, write_seed
 from ldap_seed.directory import TLS_NAMES, JumpCloudDirectory, LdifFailed, PortInUse, ensure_certificates
 
@@ -20,7 +20,13 @@ def serve(args: argparse.Namespace) -> int:
     if args.reset and state_dir.exists():
         shutil.rmtree(state_dir)
     directory = JumpCloudDirectory(
-        state_dir, host=args.host, ldap_port=args.ldap_port, ldaps_port=args.ldaps_port, ldif_dir=args.ldif_dir
+        state_dir,
+        host=args.host,
+        ldap_port=args.ldap_port,
+        ldaps_port=args.ldaps_port,
+        ldif_dir=args.ldif_dir,
+        schema_dir=args.schema_dir,
+        tls_dir=args.tls_dir,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -53,6 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--reset", action="store_true", help="discard the state folder and seed afresh")
     serve_parser.add_argument(
         "--ldif-dir", type=Path, default=LDIF_DIR, help="seed LDIF folder (default: the committed seed)"
+    )
+    serve_parser.add_argument(
+        "--schema-dir", type=Path, default=SCHEMA_DIR, help="seed schema folder (default: the committed seed)"
+    )
+    serve_parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        default=None,
+        help="ca.crt, server.crt and server.key to use (default: made once in the state folder)",
     )
     commands.add_parser("personas", help="print the demo personas")
     csv_parser = commands.add_parser("from-csv", help="make seed LDIF from a CSV in JumpCloud's user-import format")

@@ -278,6 +278,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         ldif_dir: Path = LDIF_DIR,
         max_size: int = 1 << 30,
         durable: bool = True,
+        tls_dir: Path | None = None,
     ) -> None:
         self.local_host = host
         super().__init__()
@@ -295,7 +296,8 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         self.testrundir = str(self.state_dir)
         self._slapd_conf = str(self.state_dir / "slapd.d")
         self._db_directory = str(self.state_dir / "data")
-        self.tls_dir = self.state_dir / "tls"
+        # tls_dir: certificates made elsewhere (the directory image reads compose's mounted ones).
+        self.tls_dir = Path(tls_dir).resolve() if tls_dir else self.state_dir / "tls"
         self.cafile = str(self.tls_dir / "ca.crt")
         self.servercert = str(self.tls_dir / "server.crt")
         self.serverkey = str(self.tls_dir / "server.key")
