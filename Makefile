@@ -52,11 +52,16 @@ test: deps lint ## Run everything CI runs: static checks, the suite against a re
 test-postgres: deps ## The database-touching tests again, against PostgreSQL (installed and started as root)
 	DATABASE_URL=$$(.ci/postgres.sh) $(BIN)/pytest -m django_db -p no:cacheprovider
 
+.PHONY: test-containers
+test-containers: deps ## The containerised deployment for real (podman): images built, compose up, browser suite against it
+	.ci/containers.sh
+
 # Browser tests. Failed tests leave a screenshot and a Playwright trace in .artifacts/.
 E2E_PYTEST_ARGS := -p no:cacheprovider --screenshot only-on-failure --tracing retain-on-failure
+E2E_ARGS ?=
 .PHONY: e2e
 e2e: deps ## Browser tests: the local seed, then a JumpCloud-shaped rehearsal (E2E_TARGET/E2E_BASE_URL: e2e/README.md)
-	$(BIN)/pytest e2e $(E2E_PYTEST_ARGS) --output .artifacts/e2e
+	$(BIN)/pytest e2e $(E2E_PYTEST_ARGS) --output .artifacts/e2e $(E2E_ARGS)
 ifeq ($(strip $(E2E_TARGET)$(E2E_BASE_URL)),)
 	$(BIN)/python e2e/rehearse_jumpcloud.py $(E2E_PYTEST_ARGS) --output .artifacts/e2e-jumpcloud
 endif
