@@ -16,7 +16,8 @@ set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/deploy/podman/containers.conf}
 STATE_DIR=${STATE_DIR:-.run/podman}
-PACKAGES=(podman runc netavark aardvark-dns debootstrap)
+# netavark programs the container network with iptables; debootstrap makes the base image.
+PACKAGES=(podman runc netavark aardvark-dns iptables debootstrap)
 REGISTRY_BASE=docker.io/library/debian:bookworm-slim
 LOCAL_BASE=localhost/debian-debootstrap:bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
