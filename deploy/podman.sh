@@ -69,12 +69,16 @@ usable() {
 # It uses the host's apt sources and trusts the extra CAs the host trusts, because builds from it
 # must reach the same package mirrors the host reaches, through the same proxies.
 base_image() {
-  if podman image exists "$REGISTRY_BASE" || podman pull -q "$REGISTRY_BASE" >/dev/null 2>&1; then
+  local image
+  # One made earlier is kept: no registry is asked again on the next run.
+  for image in "$REGISTRY_BASE" "$LOCAL_BASE"; do
+    if podman image exists "$image"; then
+      say "$image"
+      return
+    fi
+  done
+  if podman pull -q "$REGISTRY_BASE" >/dev/null 2>&1; then
     say "$REGISTRY_BASE"
-    return
-  fi
-  if podman image exists "$LOCAL_BASE"; then
-    say "$LOCAL_BASE"
     return
   fi
   local work
