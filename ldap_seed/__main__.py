@@ -27,6 +27,7 @@ def serve(args: argparse.Namespace) -> int:
         ldif_dir=args.ldif_dir,
         schema_dir=args.schema_dir,
         tls_dir=args.tls_dir,
+        log_path=args.log_file,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -68,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="ca.crt, server.crt and server.key to use (default: made once in the state folder)",
+    )
+    serve_parser.add_argument(
+        "--log-file", type=Path, default=None, help="slapd's log (default: slapd.log in the state folder)"
     )
     commands.add_parser("personas", help="print the demo personas")
     csv_parser = commands.add_parser("from-csv", help="make seed LDIF from a CSV in JumpCloud's user-import format")

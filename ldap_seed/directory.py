@@ -279,6 +279,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         max_size: int = 1 << 30,
         durable: bool = True,
         tls_dir: Path | None = None,
+        log_path: Path | None = None,
     ) -> None:
         self.local_host = host
         super().__init__()
@@ -301,7 +302,8 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         self.cafile = str(self.tls_dir / "ca.crt")
         self.servercert = str(self.tls_dir / "server.crt")
         self.serverkey = str(self.tls_dir / "server.key")
-        self.log_path = self.state_dir / "slapd.log"
+        # log_path: slapd's stats log elsewhere (the directory image: /dev/stdout, the container's log).
+        self.log_path = Path(log_path) if log_path else self.state_dir / "slapd.log"
         self.ldap_uri = f"ldap://{host}:{self._port}"
         self.ldaps_uri = f"ldaps://{host}:{self.ldaps_port}"
         self.ldapi_uri = "ldapi://" + quote_plus(str(self.state_dir / "ldapi"))

@@ -66,6 +66,13 @@ def test_gunicorn_starts_without_a_control_socket_error(app_container: str) -> N
     assert "control socket" not in logs.lower()
 
 
+def test_the_directory_logs_to_the_container_log() -> None:
+    # slapd's stats log goes to the container's stdout, not to a file growing in the data volume.
+    logs = podman("logs", f"{PROJECT}_openldap_1")
+    assert "ldap_seed: directory ready" in logs.stdout
+    assert " BIND dn=" in logs.stdout + logs.stderr
+
+
 def test_sign_in_reaches_the_directory_through_the_container_network() -> None:
     ada, joan = BY_UID["ada"], BY_UID["joan"]
     assert Browser("127.0.0.1", APP_PORT).sign_in(ada.uid, ada.password).status == 302
