@@ -17,10 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ldap
-import ldap.dn
 from django.conf import settings
 
-from identity import accounts, ldap_client
+from identity import accounts, dn, ldap_client
 from identity.attributes import ATTRIBUTE_MAP, USERNAME_ATTRIBUTE
 from identity.directory_settings import SEARCH, current
 
@@ -37,16 +36,10 @@ class Finding:
     fix: str = ""
 
 
-def _org_hint(dn: str) -> str:
-    organisations = [value for rdn in _safe_rdns(dn) for attribute, value, _ in rdn if attribute.lower() == "o"]
+def _org_hint(entry_dn: str) -> str:
+    rdns = dn.parse(entry_dn) or []
+    organisations = [value for rdn in rdns for attribute, value, _ in rdn if attribute.lower() == "o"]
     return f" (org id {organisations[0]})" if organisations else ""
-
-
-def _safe_rdns(dn: str) -> list[Any]:
-    try:
-        return list(ldap.dn.str2dn(dn))
-    except ldap.DECODING_ERROR:
-        return []
 
 
 class Doctor:
