@@ -100,6 +100,11 @@ def auth_ldap_settings() -> dict[str, Any]:
         "AUTH_LDAP_USER_SEARCH": LDAPSearch(
             base_dn, ldap.SCOPE_SUBTREE, "(&(objectClass=inetOrgPerson)(uid=%(user)s))", USER_ATTRIBUTES
         ),
+        # When the DN comes from the cache (another replica's concurrent sign-in of the same person
+        # filled it through Redis), django-auth-ldap reads the entry again by DN: with these
+        # attributes, memberOf included; without them, "*" omits memberOf and the person is
+        # refused as "not in the app group".
+        "AUTH_LDAP_USER_ATTRLIST": USER_ATTRIBUTES,
         "AUTH_LDAP_GROUP_SEARCH": LDAPSearch(base_dn, ldap.SCOPE_ONELEVEL, "(objectClass=groupOfNames)"),
         "AUTH_LDAP_GROUP_TYPE": group_type(),
         "AUTH_LDAP_REQUIRE_GROUP": group_dn(groups["require"], base_dn),
