@@ -7,7 +7,7 @@ Two phases against a stack of its own on free ports, on loopback only, bounded b
    process tree) is divided by the sign-ins made, giving CPU milliseconds per sign-in and so
    sign-ins per second per core.
 2. replica kill (SOAK_SECONDS): 32 clients of mixed sign-ins and page views through HAProxy;
-   replica 2 gets SIGKILL (master and workers) at 1/3 of the run and is started again at 2/3.
+   replica 2 gets SIGKILL (master and workers) at 1/4 of the run and is started again at 1/2.
    Judged: no 5xx and no connection error seen by any client, no session lost (every page view
    of a signed-in client answers 200), every sign-in decision right, sign-ins never pause longer
    than HAProxy's health-check window (fall x inter = 2 s) plus 1 s, and replica 2 serves again
@@ -145,7 +145,7 @@ def _client(number: int, stack: ScaledStack, deadline: float, run: KillRun, incl
 def replica_kill_run(
     stack: ScaledStack, seconds: float, clients: int = 32, *, include_refused: bool = True, say: bool = True
 ) -> KillRun:
-    """``clients`` threads for ``seconds`` through HAProxy; replica 2 killed at 1/3, restarted at 2/3."""
+    """``clients`` threads for ``seconds`` through HAProxy; replica 2 killed at 1/4, started again at 1/2."""
     run = KillRun()
     start = time.monotonic()
     deadline = start + seconds
@@ -154,12 +154,12 @@ def replica_kill_run(
     ]
     for thread in threads:
         thread.start()
-    time.sleep(max(0.0, start + seconds / 3 - time.monotonic()))
+    time.sleep(max(0.0, start + seconds / 4 - time.monotonic()))
     run.killed_at = time.monotonic()
     stack.kill_replica(2)
     if say:
         print(f"  {run.killed_at - start:6.1f} s  replica 2: SIGKILL", flush=True)
-    time.sleep(max(0.0, start + 2 * seconds / 3 - time.monotonic()))
+    time.sleep(max(0.0, start + seconds / 2 - time.monotonic()))
     stack.start_replica(2, wait=False)
     run.restarted_at = time.monotonic()
     if say:

@@ -143,6 +143,8 @@ class ScaledStack:
 
         values = {k: v or "" for k, v in dotenv_values(REPO_DIR / "deploy/env/local.env").items()}
         values.update(
+            # the deployment's settings, even when started from the test suite (whose own are inherited)
+            DJANGO_SETTINGS_MODULE="config.settings",
             LDAP_URI=self.ldap_uri,
             LDAP_CA_CERT_FILE=str(self.state_dir / "ldap/tls/ca.crt"),
             DATABASE_URL=self.database_url,
