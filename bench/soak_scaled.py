@@ -224,6 +224,20 @@ def stack_cpu(stack: ScaledStack) -> dict[str, float]:
     return result
 
 
+def database_writes(stack: ScaledStack) -> dict[str, float]:
+    """PostgreSQL's counters for the app's database (pg_stat_database): commits and rows written."""
+    import psycopg
+
+    with psycopg.connect(stack.database_url) as db:
+        db.execute("SELECT pg_stat_clear_snapshot()")
+        row = db.execute(
+            "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return dict(zip(("commits", "rows inserted", "rows updated", "rows deleted"), map(float, row), strict=True))
+
+
 def capacity_run(stack: ScaledStack, seconds: float, clients: int = 16) -> dict[str, float]:
     """Sign-ins only, through HAProxy: sign-ins per second, and CPU ms per sign-in by part of the stack."""
     allowed = Counter[str]()
@@ -240,6 +254,7 @@ def capacity_run(stack: ScaledStack, seconds: float, clients: int = 16) -> dict[
                     allowed["n"] += 1
         browser.close()
 
+    writes_before = database_writes(stack)
     before, started = stack_cpu(stack), time.monotonic()
     threads = [threading.Thread(target=sign_in_loop, args=(n,)) for n in range(clients)]
     for thread in threads:
@@ -247,8 +262,12 @@ def capacity_run(stack: ScaledStack, seconds: float, clients: int = 16) -> dict[
     for thread in threads:
         thread.join()
     after, elapsed = stack_cpu(stack), time.monotonic() - started
+    time.sleep(11)  # idle PostgreSQL backends report their counters within 10 s (PGSTAT_IDLE_INTERVAL)
+    writes_after = database_writes(stack)
     count = max(allowed["n"], 1)
     figures = {"sign-ins": float(allowed["n"]), "sign-ins per second": allowed["n"] / elapsed}
+    for what in writes_before:
+        figures[f"PostgreSQL per sign-in: {what}"] = (writes_after[what] - writes_before[what]) / count
     for part in before:
         figures[f"CPU ms per sign-in: {part}"] = 1000 * (after[part] - before[part]) / count
     server_ms = sum(figures[f"CPU ms per sign-in: {part}"] for part in before)
