@@ -89,6 +89,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Shared cache for several replicas ----------------------------------------------------------
+# REDIS_URL (or REDIS_URL_FILE), e.g. redis://redis:6379/0: one cache for every replica, so
+# django-auth-ldap's cached DNs and group names (and anything else cached) are the same whichever
+# replica answers. Unset: Django's default per-process memory cache, as on one machine.
+# Sessions stay in the database either way (not cached_db): a session read is one primary-key
+# SELECT, a revoked session is gone for every replica at once, and losing Redis (a restart, an
+# eviction) signs nobody out.
+_redis_url = env_secret("REDIS_URL", "")
+if _redis_url:
+    if not _redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://.")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+            "KEY_PREFIX": "jumpcloud-django",
+            # seconds; a Redis that stops answering fails a request in about this long, not a worker timeout
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+# --- end of the shared cache --------------------------------------------------------------------
+
 # A locked-out attempt is refused before the directory is asked; then the directory; then
 # Django's own accounts (a break-glass admin made with createsuperuser, for when it is down).
 AUTHENTICATION_BACKENDS = [
