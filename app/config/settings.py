@@ -12,9 +12,9 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from identity.directory_settings import DirectorySettings, settings_for_django
 
 from config.env import env_bool, env_int, env_list, env_secret, env_str
-from config.ldap import auth_ldap_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BASE_DIR.parent
@@ -89,6 +89,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Shared cache for several replicas ----------------------------------------------------------
+# REDIS_URL (or REDIS_URL_FILE), e.g. redis://redis:6379/0: one cache for every replica, so
+# django-auth-ldap's cached DNs and group names (and anything else cached) are the same whichever
+# replica answers. Unset: Django's default per-process memory cache, as on one machine.
+# Sessions stay in the database either way (not cached_db): a session read is one primary-key
+# SELECT, a revoked session is gone for every replica at once, and losing Redis (a restart, an
+# eviction) signs nobody out.
+_redis_url = env_secret("REDIS_URL", "")
+if _redis_url:
+    if not _redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://.")
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+            "KEY_PREFIX": "jumpcloud-django",
+            # seconds; a Redis that stops answering fails a request in about this long, not a worker timeout
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+# --- end of the shared cache --------------------------------------------------------------------
+
 # A locked-out attempt is refused before the directory is asked; then the directory; then
 # Django's own accounts (a break-glass admin made with createsuperuser, for when it is down).
 AUTHENTICATION_BACKENDS = [
@@ -96,7 +118,9 @@ AUTHENTICATION_BACKENDS = [
     "identity.backends.JumpCloudLDAPBackend",
     "identity.backends.LocalAccountBackend",
 ]
-globals().update(auth_ldap_settings())
+# The directory settings, read once (identity.directory_settings): LDAP_DIRECTORY and the
+# AUTH_LDAP_* values django-auth-ldap reads.
+globals().update(settings_for_django(DirectorySettings.from_environment()))
 # How often (seconds, per session) a signed-in directory user is checked against the directory.
 LDAP_REVALIDATE_SECONDS = env_int("LDAP_REVALIDATE_SECONDS", 300)
 # ldap_sync refuses to deactivate more than this share of the directory users at once.
@@ -113,6 +137,8 @@ SESSION_COOKIE_AGE = SESSION_REMEMBER_DAYS * 24 * 3600
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Every spelling of one username (letter case, Unicode form) shares one counter.
+AXES_USERNAME_CALLABLE = "identity.accounts.lockout_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "identity.lockout.DirectoryAwareAxesHandler"
 AXES_LOCKOUT_CALLABLE = "identity.lockout.locked_out_response"

@@ -23,6 +23,11 @@ LOCKED_OUT = "locked out"
 DIRECTORY_UNAVAILABLE = "directory unavailable"
 DIRECTORY_ERROR = "directory error"
 INVALID_INPUT = "invalid input"
+# Directory entries that cannot be a Django user (identity.accounts).
+NO_USERNAME = "no username in the directory entry"
+USERNAME_TOO_LONG = "username too long"
+NO_STABLE_ID = "no stable id in the directory entry"
+USERNAME_TAKEN = "username belongs to another account"
 
 SUCCESS = "success"
 DENIED = "denied"

@@ -67,6 +67,7 @@ class Answer:
     status: int
     body: bytes
     location: str
+    served_by: str = ""  # HAProxy's X-Served-By (the scaled stack): which replica answered
 
 
 class Browser:
@@ -102,7 +103,9 @@ class Browser:
             if header.lower() == "set-cookie":
                 name, _, rest = value.partition("=")
                 self.cookies[name] = rest.split(";", 1)[0]
-        return Answer(response.status, payload, response.getheader("Location") or "")
+        return Answer(
+            response.status, payload, response.getheader("Location") or "", response.getheader("X-Served-By") or ""
+        )
 
     def sign_in(self, username: str, password: str) -> Answer:
         """The login form as a person uses it: GET the page (CSRF cookie and token), POST it."""

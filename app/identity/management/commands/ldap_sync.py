@@ -6,7 +6,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from identity.locks import exclusive
 from identity.sync import SyncFailed, sync
+
+# One name for the lock every replica and CronJob pod takes before syncing.
+LOCK_NAME = "identity.ldap_sync"
 
 
 class Command(BaseCommand):
@@ -22,6 +26,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Two syncs at once (a CronJob overlapping a manual run, two replicas' cron) would race to
+        # create the same users; the second one leaves without touching anything.
+        with exclusive(LOCK_NAME) as got:
+            if not got:
+                self.stdout.write("another ldap_sync is running; this one stops without changing anything")
+                return
+            self._sync(options)
+
+    def _sync(self, options: dict[str, Any]) -> None:
         with tqdm(desc="reading the directory", unit=" users", disable=not sys.stderr.isatty(), leave=False) as bar:
 
             def progress(count: int) -> None:

@@ -1,0 +1,229 @@
+"""Three replicas behind HAProxy, one PostgreSQL, one Redis (deploy/scaled.py, as `make up-scaled`
+starts it, here on free ports): what one replica decides holds on the others.
+
+Requests go through HAProxy (round robin, no stickiness; its X-Served-By header names the replica
+that answered) or straight to one replica where the test needs to choose. The stack starts once
+for the module (about 6-12 s); LDAP_REVALIDATE_SECONDS is 1 so revocation shows within a second.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from identity.locks import advisory_key
+from identity.management.commands.ldap_sync import LOCK_NAME
+
+from bench.soak_scaled import replica_kill_run
+from deploy.scaled import VENV_BIN, Ports, ScaledStack, missing_programs
+from ldap_seed import group_dn, user_dn
+from ldap_seed.directory import modify_as_admin
+from ldap_seed.personas import BY_UID
+from tests.stack import REPO_DIR, Browser
+
+ADA, GRACE, LINUS = BY_UID["ada"], BY_UID["grace"], BY_UID["linus"]
+REPLICAS = {"app1", "app2", "app3"}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[ScaledStack]:
+    missing = missing_programs()
+    if missing:
+        pytest.skip(f"the scaled stack needs Debian's {' '.join(missing)}: run `make deps-scaled` as root")
+    # Not pytest's tmp_path: its parents are private to root, and PostgreSQL runs as postgres.
+    with tempfile.TemporaryDirectory(prefix="scaled-test-") as scratch:
+        Path(scratch).chmod(0o755)
+        scaled = ScaledStack(Path(scratch) / "stack", Ports.free(), {"LDAP_REVALIDATE_SECONDS": "1"})
+        scaled.up()
+        try:
+            yield scaled
+        finally:
+            scaled.down()
+
+
+def through_proxy(stack: ScaledStack) -> Browser:
+    return Browser("127.0.0.1", stack.ports.proxy)
+
+
+def at_replica(stack: ScaledStack, number: int, cookies: dict[str, str] | None = None) -> Browser:
+    browser = Browser("127.0.0.1", stack.ports.replicas[number - 1])
+    browser.cookies.update(cookies or {})
+    return browser
+
+
+def manage(stack: ScaledStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """manage.py with the replicas' environment, as `kubectl exec` into one replica would run it."""
+    return subprocess.run(
+        [str(VENV_BIN / "python"), "app/manage.py", *args],
+        cwd=REPO_DIR,
+        env=stack.app_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_session_made_on_one_replica_works_on_the_others(stack: ScaledStack) -> None:
+    first = at_replica(stack, 1)
+    assert first.sign_in(ADA.uid, ADA.password).status == 302
+    for number in (2, 3):
+        page = at_replica(stack, number, first.cookies).request("GET", "/profile/")
+        assert page.status == 200, f"replica {number} did not know the session made on replica 1"
+        assert b"ada" in page.body
+    proxied = through_proxy(stack)
+    proxied.cookies.update(first.cookies)
+    served = set()
+    for _ in range(6):
+        page = proxied.request("GET", "/profile/")
+        assert page.status == 200
+        served.add(page.served_by)
+    assert served == REPLICAS, f"round robin without stickiness should reach every replica, reached {served}"
+
+
+def test_the_cache_is_shared_in_redis(stack: ScaledStack) -> None:
+    written = manage(stack, "shell", "-c", "from django.core.cache import cache; cache.set('scaled-probe', 'from app', 60)")
+    assert written.returncode == 0, written.stderr
+    keys = redis.Redis.from_url(stack.redis_url).keys("*scaled-probe*")
+    assert keys, "the replicas' cache should be the shared Redis"
+
+
+def test_concurrent_sign_ins_of_one_person_on_every_replica_all_succeed(stack: ScaledStack) -> None:
+    answers: list[tuple[int, str]] = []
+
+    def sign_in() -> None:
+        browser = through_proxy(stack)
+        for _ in range(3):
+            browser.cookies.clear()
+            answer = browser.sign_in(GRACE.uid, GRACE.password)
+            answers.append((answer.status, answer.served_by))
+        browser.close()
+
+    threads = [threading.Thread(target=sign_in) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {served for _, served in answers} == REPLICAS
+    assert [status for status, _ in answers] == [302] * 24, answers
+
+
+def test_failures_spread_over_the_replicas_lock_on_all_of_them(stack: ScaledStack) -> None:
+    browser = through_proxy(stack)
+    try:
+        counted_by = set()
+        for attempt in range(1, 6):  # AXES_FAILURE_LIMIT: the fifth failure locks
+            answer = browser.sign_in(GRACE.uid, "not-the-password")
+            assert answer.status == (429 if attempt == 5 else 200), f"attempt {attempt} via {answer.served_by}"
+            counted_by.add(answer.served_by)
+        assert counted_by == REPLICAS, f"the five failures should land on every replica, landed on {counted_by}"
+        locked_on = set()
+        for _ in range(6):
+            answer = browser.sign_in(GRACE.uid, GRACE.password)
+            assert answer.status == 429, f"{answer.served_by} let a locked person in ({answer.status})"
+            locked_on.add(answer.served_by)
+        assert locked_on == REPLICAS
+    finally:
+        assert manage(stack, "axes_reset").returncode == 0
+    assert browser.sign_in(GRACE.uid, GRACE.password).status == 302
+
+
+def test_a_person_removed_from_the_app_group_is_signed_out_on_every_replica(stack: ScaledStack) -> None:
+    membership = f"dn: {group_dn('Django App')}\nchangetype: modify\n%s: member\nmember: {user_dn(LINUS.uid)}\n"
+    sessions = []
+    for number in (1, 2, 3):
+        browser = at_replica(stack, number)
+        assert browser.sign_in(LINUS.uid, LINUS.password).status == 302
+        assert browser.request("GET", "/profile/").status == 200
+        sessions.append(browser)
+    modify_as_admin(stack.ldap_uri, membership % "delete")
+    try:
+        time.sleep(1.2)  # LDAP_REVALIDATE_SECONDS
+        for number, browser in enumerate(sessions, start=1):
+            # each session's next request goes to another replica than the one it was made on
+            other = at_replica(stack, number % 3 + 1, browser.cookies)
+            page = other.request("GET", "/profile/")
+            assert page.status == 302, f"replica {number % 3 + 1} kept a revoked session ({page.status})"
+            assert page.location.startswith("/login/")
+            assert browser.request("GET", "/profile/").status == 302, "the session should be gone everywhere"
+    finally:
+        modify_as_admin(stack.ldap_uri, membership % "add")
+
+
+def test_ldap_sync_beside_sign_ins_on_the_other_replicas(stack: ScaledStack) -> None:
+    stop = threading.Event()
+    statuses: list[int] = []
+
+    def sign_ins(number: int) -> None:
+        browser = at_replica(stack, number)
+        while not stop.is_set():
+            browser.cookies.clear()
+            statuses.append(browser.sign_in(ADA.uid, ADA.password).status)
+        browser.close()
+
+    threads = [threading.Thread(target=sign_ins, args=(n,)) for n in (2, 3)]
+    for thread in threads:
+        thread.start()
+    try:
+        result = manage(stack, "ldap_sync")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert statuses, "the other replicas should have served sign-ins meanwhile"
+    assert set(statuses) == {302}, statuses
+    with psycopg.connect(stack.database_url) as db:
+        duplicates = db.execute(
+            "SELECT lower(username), count(*) FROM auth_user GROUP BY 1 HAVING count(*) > 1"
+        ).fetchall()
+        profiles = db.execute(
+            "SELECT user_id, count(*) FROM identity_directoryprofile GROUP BY 1 HAVING count(*) > 1"
+        ).fetchall()
+    assert duplicates == []
+    assert profiles == []
+
+
+def test_a_second_sync_while_one_runs_says_so_and_exits_0(stack: ScaledStack) -> None:
+    with psycopg.connect(stack.database_url, autocommit=True) as other_replica:
+        other_replica.execute("SELECT pg_advisory_lock(%s)", [advisory_key(LOCK_NAME)])
+        second = manage(stack, "ldap_sync")
+    assert second.returncode == 0, second.stderr
+    assert "another ldap_sync is running" in second.stdout
+    # and two started at once both end well, whichever of them ran
+    both = [
+        subprocess.Popen(
+            [str(VENV_BIN / "python"), "app/manage.py", "ldap_sync"],
+            cwd=REPO_DIR,
+            env=stack.app_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = []
+    for process in both:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert "Traceback" not in err
+        outputs.append(out)
+    # at least one of them synced (the other may have found the lock taken, or run after it)
+    assert any("another ldap_sync is running" not in out for out in outputs), outputs
+
+
+def test_a_replica_killed_under_load_costs_no_client_an_error(stack: ScaledStack) -> None:
+    run = replica_kill_run(stack, seconds=12, clients=8, include_refused=False, say=False)
+    print(dict(run.counts))  # the figures, with -s
+    assert run.violations == []
+    assert run.counts["sign-ins allowed"] > 0
+    assert run.counts["served by app2 after restart"] > 0
+    assert stack.running("app2")
