@@ -139,7 +139,7 @@ def test_compose_healthcheck_passes_through_the_docker_api(docker_api: Any, app_
         assert result.returncode == 0, f"{configured}: {result.stdout}{result.stderr}"
         assert json.loads(configured) == healthcheck["test"]
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)  # and its anonymous /data volume
 
 
 def test_podman_is_what_ran_these(app_container: str) -> None:
