@@ -46,6 +46,7 @@ NO_STABLE_ID = decisions.NO_STABLE_ID
 NOT_IN_APP_GROUP = decisions.NOT_IN_APP_GROUP
 INACTIVE = decisions.INACTIVE
 USERNAME_TAKEN = decisions.USERNAME_TAKEN
+STABLE_ID_SHARED = decisions.STABLE_ID_SHARED
 
 FLAGS = ("is_active", "is_staff", "is_superuser")
 USERNAME_MAX_LENGTH: int = User._meta.get_field("username").max_length or 150
@@ -107,6 +108,7 @@ class Account:
     dn: str
     username: str
     directory_id: str
+    directory_id_attribute: str
     is_member: bool
     flags: dict[str, bool]
     groups: frozenset[str]
@@ -137,7 +139,12 @@ class Account:
         return {"username": self.username, **self.flags, **self.user_values}
 
     def profile_row(self) -> dict[str, Any]:
-        return {"dn": self.dn, "directory_id": self.directory_id, **self.profile_values}
+        return {
+            "dn": self.dn,
+            "directory_id": self.directory_id,
+            "directory_id_attribute": self.directory_id_attribute,
+            **self.profile_values,
+        }
 
 
 def decide(entry: DirectoryEntry, directory: DirectorySettings | None = None) -> Account:
@@ -149,7 +156,13 @@ def decide(entry: DirectoryEntry, directory: DirectorySettings | None = None) ->
     warnings: list[str] = []
     refusal = ""
     directory_id = entry.first(directory.user_id_attribute).strip()
-    if not username:
+    if "\x00" in username:  # no database column holds NUL (PostgreSQL refuses it)
+        refusal = NO_USERNAME
+        warnings.append(f"{label!r}: uid holds a NUL character")
+    elif "\x00" in directory_id:
+        refusal = NO_STABLE_ID
+        warnings.append(f"{label}: {directory.user_id_attribute} holds a NUL character")
+    elif not username:
         refusal = NO_USERNAME
     elif len(username) > USERNAME_MAX_LENGTH:
         refusal = USERNAME_TOO_LONG
@@ -169,6 +182,9 @@ def decide(entry: DirectoryEntry, directory: DirectorySettings | None = None) ->
         name = dn.first_value(group) if dn.is_under(group, directory.base_dn, directly=True) else None
         if not name:
             continue
+        if "\x00" in name:
+            warnings.append(f"{label}: a group whose name holds a NUL character is not mirrored")
+            continue
         if len(name) > GROUP_NAME_MAX_LENGTH:
             warnings.append(
                 f"{label}: group {name[:40]}... is not mirrored: its name is over {GROUP_NAME_MAX_LENGTH} characters"
@@ -187,6 +203,7 @@ def decide(entry: DirectoryEntry, directory: DirectorySettings | None = None) ->
         dn=stored_dn,
         username=username,
         directory_id=directory_id,
+        directory_id_attribute=directory.user_id_attribute,
         is_member=is_member,
         flags=flags,
         groups=frozenset(groups),
@@ -210,8 +227,12 @@ def _username_value(entry: DirectoryEntry) -> str:
 
 
 def _fit(value: str, model_field: Any, label: str, attribute: str, warnings: list[str]) -> str:
-    """``value`` as its column can hold it: clipped to ``max_length``; an email address that does
-    not fit is left empty, since a clipped address is a wrong one."""
+    """``value`` as its column can hold it: NUL characters removed (no database keeps them),
+    clipped to ``max_length``; an email address that does not fit is left empty, since a clipped
+    address is a wrong one."""
+    if "\x00" in value:
+        warnings.append(f"{label}: {attribute} held NUL characters, removed")
+        value = value.replace("\x00", "")
     limit = model_field.max_length
     if not limit or len(value) <= limit:
         return value
@@ -236,16 +257,64 @@ class AccountConflict(Exception):
 
 
 def find_user(account: Account) -> User | None:
-    """The Django user holding ``account``: by stable id; else a directory user from before stable
-    ids (a profile without one) with the same username."""
-    profile = DirectoryProfile.objects.select_related("user").filter(directory_id=account.directory_id).first()
-    if profile is not None:
-        return profile.user
-    return (
-        User.objects.select_related("directory_profile")
-        .filter(username=account.username, directory_profile__isnull=False, directory_profile__directory_id=None)
+    """The Django user holding ``account``: the one with its stable id; else, adopted, a directory
+    user whose stable id was not read with this ``LDAP_USER_ID_ATTRIBUTE`` (from before stable ids,
+    or before the attribute was changed) with the same DN or username."""
+    profile = (
+        DirectoryProfile.objects.select_related("user")
+        .filter(directory_id_attribute=account.directory_id_attribute, directory_id=account.directory_id)
         .first()
     )
+    if profile is not None:
+        return profile.user
+    unkeyed = DirectoryProfile.objects.select_related("user").exclude(
+        directory_id_attribute=account.directory_id_attribute
+    )
+    profile = unkeyed.filter(dn=account.dn).first() or unkeyed.filter(user__username=account.username).first()
+    return profile.user if profile is not None else None
+
+
+def previous_dn(account: Account) -> str | None:
+    """The DN last seen for this person when it differs from the entry's: a rename in the
+    directory, or another entry with the same stable id. The caller asks the directory which
+    (``identity.ldap_client.entry_exists``): two live entries with one id must not share a user."""
+    stored = (
+        DirectoryProfile.objects.filter(
+            directory_id_attribute=account.directory_id_attribute, directory_id=account.directory_id
+        )
+        .values_list("dn", flat=True)
+        .first()
+    )
+    return stored if stored is not None and not dn.same_dn(stored, account.dn) else None
+
+
+def username_holder(account: Account, user: User | None) -> User | None:
+    """Another Django user that holds the account's username, if any."""
+    holders = User.objects.select_related("directory_profile").filter(username=account.username)
+    if user is not None:
+        holders = holders.exclude(pk=user.pk)
+    return holders.first()
+
+
+def conflict(account: Account) -> str:
+    """Why the account cannot be saved, as far as Django's own rows say: its username is held by a
+    local account (a directory user holding it is moved aside instead); "" when it can be."""
+    holder = username_holder(account, find_user(account))
+    return USERNAME_TAKEN if holder is not None and _profile_of(holder) is None else ""
+
+
+def _profile_of(user: User) -> DirectoryProfile | None:
+    try:
+        return user.directory_profile
+    except DirectoryProfile.DoesNotExist:
+        return None
+
+
+def parked_username(user: User) -> str:
+    """Where a directory user's username goes when another person now holds it in the directory
+    (a rename, a swap, a reused name): unique, and visibly not a real username, until their own
+    next sign-in, revalidation or sync renames them from their entry."""
+    return f"~{user.pk}~{user.username}"[:USERNAME_MAX_LENGTH]
 
 
 def changed_fields(instance: models.Model, row: Mapping[str, Any]) -> list[str]:
@@ -272,18 +341,25 @@ def save(account: Account) -> User:
 
 def _save(account: Account) -> User:
     user = find_user(account)
-    if user is None:
-        if User.objects.filter(username=account.username).exists():
+    holder = username_holder(account, user)
+    if holder is not None:
+        if _profile_of(holder) is None:
             raise AccountConflict(USERNAME_TAKEN)
+        log.warning(
+            "username %r moved aside from Django user %s: the directory gives it to another person",
+            holder.username,
+            holder.pk,
+        )
+        holder.username = parked_username(holder)
+        holder.save(update_fields=["username"])
+    if user is None:
         user = User(password=make_password(None), **account.user_row())
         user.save()
     else:
-        if user.username != account.username and User.objects.filter(username=account.username).exists():
-            raise AccountConflict(USERNAME_TAKEN)
         changed = changed_fields(user, account.user_row())
         if changed:
             user.save(update_fields=changed)
-    profile = DirectoryProfile.objects.filter(user=user).first()
+    profile = _profile_of(user) if user.pk else None
     if profile is None:
         DirectoryProfile.objects.create(user=user, synced_at=timezone.now(), **account.profile_row())
     else:

@@ -11,6 +11,7 @@ use of django-auth-ldap's private names is in this module, each with its reason,
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import ldap
@@ -23,6 +24,8 @@ from django_auth_ldap.backend import LDAPBackend
 
 from identity import accounts, decisions, ldap_client
 from identity.directory_settings import SEARCH, current
+
+log = logging.getLogger(__name__)
 
 # python-ldap's answers that mean the directory is away (down, unreachable, or too slow), as
 # opposed to one that answered and said no.
@@ -54,6 +57,13 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
             # django-auth-ldap's requirement checks and population (identity.accounts does those).
             ldap_user._authenticate_user_dn(password)
             entry = _entry_of(ldap_user)
+            account = accounts.decide(entry)
+            moved_from = accounts.previous_dn(account) if account.mirrored else None
+            if moved_from is not None and _still_holds_id(ldap_user, moved_from, account):
+                accounts.log_warnings(account)
+                log.warning("refused %s: %s holds the same %s", account.dn, moved_from, account.directory_id_attribute)
+                decisions.record(request, accounts.STABLE_ID_SHARED, detail=account.directory_id_attribute)
+                return None
         except ldap_user.AuthenticationFailed as refusal:
             # django-auth-ldap turns an error in the user search into "no such user" after
             # sending ldap_error (note_directory_error); keep that truer reason.
@@ -63,7 +73,7 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         except ldap.LDAPError as error:
             note_directory_error(request=request, exception=error)
             return None
-        return sign_in(request, entry)
+        return sign_in(request, account)
 
     def get_user(self, user_id: int) -> User | None:
         # Permissions come from mirrored Django groups (ModelBackend), so the user needs no
@@ -72,11 +82,10 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         return user if user is not None and user.is_active else None
 
 
-def sign_in(request: HttpRequest | None, entry: accounts.DirectoryEntry) -> User | None:
-    """The Django user for an entry whose password the directory just accepted, or None with the
-    reason recorded. A member who is not active is returned (and saved inactive): the sign-in form
-    refuses them, as Django refuses any inactive user."""
-    account = accounts.decide(entry)
+def sign_in(request: HttpRequest | None, account: accounts.Account) -> User | None:
+    """The Django user for the account of an entry whose password the directory just accepted, or
+    None with the reason recorded. A member who is not active is returned (and saved inactive): the
+    sign-in form refuses them, as Django refuses any inactive user."""
     accounts.log_warnings(account)
     if not account.mirrored:
         if not account.refusal:  # left the app group: what ldap_sync would do, now
@@ -88,6 +97,16 @@ def sign_in(request: HttpRequest | None, entry: accounts.DirectoryEntry) -> User
     except accounts.AccountConflict as conflict:
         decisions.record(request, str(conflict), detail=account.username)
         return None
+
+
+def _still_holds_id(ldap_user: Any, moved_from: str, account: accounts.Account) -> bool:
+    """Whether the entry the person was last seen at still holds their stable id: then two live
+    entries share it, and neither may take the other's Django user. Read as the service account."""
+    # _bind: back to the service account on the same connection (users read only their own entry).
+    ldap_user._bind()
+    return ldap_client.holds_id(
+        ldap_user._get_connection(), moved_from, account.directory_id_attribute, account.directory_id
+    )
 
 
 def _entry_of(ldap_user: Any) -> accounts.DirectoryEntry:
@@ -133,7 +152,9 @@ class LocalAccountBackend(ModelBackend):
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
-        decisions.record(request, decisions.WRONG_PASSWORD, detail="local account")
+        previous = decisions.recorded(request)
+        if previous is None or previous.reason != decisions.USERNAME_TAKEN:  # the directory's is truer
+            decisions.record(request, decisions.WRONG_PASSWORD, detail="local account")
         return None
 
 

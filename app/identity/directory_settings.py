@@ -66,9 +66,9 @@ class DirectorySettings:
         if source not in (MEMBEROF, SEARCH):
             raise ImproperlyConfigured(f"LDAP_GROUP_SOURCE must be memberof or search, not {source!r}.")
 
-        def group(variable: str, default: str) -> GroupSetting:
-            value = env_str(variable, default)
-            return GroupSetting(variable, value, dn.group_dn(value, base_dn))
+        def group(variable: str, value: str) -> GroupSetting:
+            # Spaces around a name are insignificant in LDAP (RFC 4518 2.6.1): drop them here too.
+            return GroupSetting(variable, value.strip(), dn.group_dn(value.strip(), base_dn))
 
         return cls(
             uri=env_str("LDAP_URI"),
@@ -79,11 +79,11 @@ class DirectorySettings:
             bind_dn=env_str("LDAP_BIND_DN", ""),
             bind_password=env_secret("LDAP_BIND_PASSWORD", ""),
             group_source=source,
-            require_group=group("LDAP_REQUIRE_GROUP", "Django App"),
-            active_group=group("LDAP_ACTIVE_GROUP", "active"),
-            staff_group=group("LDAP_STAFF_GROUP", "staff"),
-            superuser_group=group("LDAP_SUPERUSER_GROUP", "superuser"),
-            user_id_attribute=env_str("LDAP_USER_ID_ATTRIBUTE", "uidNumber"),
+            require_group=group("LDAP_REQUIRE_GROUP", env_str("LDAP_REQUIRE_GROUP", "Django App")),
+            active_group=group("LDAP_ACTIVE_GROUP", env_str("LDAP_ACTIVE_GROUP", "active")),
+            staff_group=group("LDAP_STAFF_GROUP", env_str("LDAP_STAFF_GROUP", "staff")),
+            superuser_group=group("LDAP_SUPERUSER_GROUP", env_str("LDAP_SUPERUSER_GROUP", "superuser")),
+            user_id_attribute=env_str("LDAP_USER_ID_ATTRIBUTE", "uidNumber").strip(),
         )
 
     # -- derived ---------------------------------------------------------------------------

@@ -36,8 +36,10 @@ def parse(dn: str) -> RDNs | None:
 
 def fold(value: str) -> str:
     """A string value in caseIgnoreMatch's comparable form: NFC, then case folded, then NFC again
-    (case folding can leave a string unnormalised, e.g. U+0130)."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
+    (case folding can leave a string unnormalised, e.g. U+0130); white space around it dropped and
+    runs of it inside made one space (RFC 4518 2.2 and 2.6.1, insignificant space handling)."""
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
+    return " ".join(folded.split())
 
 
 def _key(rdns: RDNs) -> tuple[tuple[tuple[str, str], ...], ...]:

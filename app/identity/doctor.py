@@ -253,7 +253,29 @@ class Doctor:
             "check LDAP_USER_ID_ATTRIBUTE.",
             accounts.USERNAME_TOO_LONG: "Give the user a shorter username in JumpCloud (at most 150 characters).",
         }
-        if account.allowed:
+        try:
+            shared = (
+                account.directory_id
+                and len(
+                    ldap_client.find_users(
+                        self.connection, account.directory_id_attribute, account.directory_id, self.directory
+                    )
+                )
+                > 1
+            )
+        except ldap.LDAPError:
+            shared = False
+        refusal = accounts.STABLE_ID_SHARED if shared else (accounts.conflict(account) if account.mirrored else "")
+        fixes[accounts.STABLE_ID_SHARED] = (
+            f"Another entry has {account.directory_id_attribute}={account.directory_id}: give each person their own."
+        )
+        fixes[accounts.USERNAME_TAKEN] = (
+            f"A local Django account is called {account.username}: "
+            "rename or delete it, or rename the person in JumpCloud."
+        )
+        if refusal:
+            yield Finding(FAIL, name, f"would be refused: {refusal}", fixes[refusal])
+        elif account.allowed:
             yield Finding(OK, name, f"would be allowed to sign in as {account.username}")
         elif account.reason == accounts.NOT_IN_APP_GROUP:
             yield Finding(

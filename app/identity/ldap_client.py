@@ -61,13 +61,13 @@ def paged_search(
         control.cookie = cookies[0]
 
 
-def find_user(
+def find_users(
     connection: Any, attribute: str, value: str, directory: DirectorySettings | None = None
-) -> RawEntry | None:
-    """The one user entry under the base DN whose ``attribute`` is ``value`` (escaped here), with
-    the attributes the account decision reads; None when there is none or more than one."""
+) -> list[RawEntry]:
+    """The user entries under the base DN whose ``attribute`` is ``value`` (escaped here), with the
+    attributes the account decision reads."""
     directory = directory or current()
-    found = list(
+    return list(
         paged_search(
             connection,
             directory.base_dn,
@@ -76,7 +76,24 @@ def find_user(
             directory.user_attributes,
         )
     )
+
+
+def find_user(
+    connection: Any, attribute: str, value: str, directory: DirectorySettings | None = None
+) -> RawEntry | None:
+    """The one user entry whose ``attribute`` is ``value``; None when there is none or more than one."""
+    found = find_users(connection, attribute, value, directory)
     return found[0] if len(found) == 1 else None
+
+
+def holds_id(connection: Any, entry_dn: str, attribute: str, value: str) -> bool:
+    """Whether the entry ``entry_dn`` exists and its ``attribute`` is ``value`` (a base search)."""
+    filterstr = f"({attribute}={dn.escape_filter_value(value)})"
+    try:
+        found = connection.search_s(entry_dn, ldap.SCOPE_BASE, filterstr, ["1.1"])
+    except ldap.NO_SUCH_OBJECT:
+        return False
+    return any(bool(found_dn) for found_dn, _ in found)
 
 
 def group_dns_of(connection: Any, user_dn: str, directory: DirectorySettings | None = None) -> list[str]:

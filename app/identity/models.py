@@ -11,8 +11,10 @@ class DirectoryProfile(models.Model):
     Django user per person for life, whatever their username becomes."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="directory_profile")
-    directory_id = models.CharField(
-        "directory ID", max_length=255, unique=True, null=True, blank=True, help_text="LDAP_USER_ID_ATTRIBUTE's value"
+    # NULL for rows from before stable ids: NULLs never collide in the unique constraint below.
+    directory_id = models.CharField("directory ID", max_length=255, null=True, blank=True)  # noqa: DJ001
+    directory_id_attribute = models.CharField(
+        "directory ID attribute", max_length=64, blank=True, help_text="LDAP_USER_ID_ATTRIBUTE when the ID was read"
     )
     dn = models.CharField("directory DN", max_length=512)
     middle_name = models.CharField(max_length=64, blank=True)
@@ -30,6 +32,9 @@ class DirectoryProfile(models.Model):
 
     class Meta:
         verbose_name = "directory profile"
+        constraints = [
+            models.UniqueConstraint(fields=["directory_id_attribute", "directory_id"], name="one_user_per_directory_id")
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.user.get_username()

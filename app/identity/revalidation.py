@@ -44,12 +44,18 @@ def directory_verdict(user: User) -> tuple[bool | None, str]:
     try:
         connection = ldap_client.service_connection(directory)
         try:
-            if profile is not None and profile.directory_id:
-                found = ldap_client.find_user(connection, directory.user_id_attribute, profile.directory_id, directory)
-            else:  # a directory user from before stable ids
-                found = ldap_client.find_user(connection, USERNAME_ATTRIBUTE, user.get_username(), directory)
-            if found is None:
+            keyed = profile is not None and profile.directory_id_attribute == directory.user_id_attribute
+            if keyed and profile is not None and profile.directory_id:
+                matches = ldap_client.find_users(
+                    connection, directory.user_id_attribute, profile.directory_id, directory
+                )
+            else:  # a directory user whose stable id was not read yet
+                matches = ldap_client.find_users(connection, USERNAME_ATTRIBUTE, user.get_username(), directory)
+            if len(matches) > 1:
+                return False, accounts.STABLE_ID_SHARED
+            if not matches:
                 return False, GONE
+            found = matches[0]
             group_dns = (
                 ldap_client.group_dns_of(connection, found[0], directory) if directory.group_source == SEARCH else None
             )

@@ -17,6 +17,7 @@ id, a username held by another account) is skipped with a note; the others go on
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,27 +106,33 @@ def sync(
     max_share = settings.LDAP_SYNC_MAX_DEACTIVATE_PERCENT / 100 if max_share is None else max_share
     directory = current()
     summary = Summary(dry_run=dry_run)
-    wanted: dict[str, accounts.Account] = {}
+    members: list[accounts.Account] = []
+    skipped: list[accounts.Account] = []
     try:
         for entry in read_directory(progress):
             summary.seen += 1
             account = accounts.decide(entry, directory)
             accounts.log_warnings(account)
             if account.refusal:
-                summary.skipped += 1
-                summary.notes.append(f"skipped {entry.dn}: {account.refusal}")
+                _skip(account, account.refusal, summary, skipped)
             elif account.is_member:
-                if account.directory_id in wanted:
-                    summary.skipped += 1
-                    summary.notes.append(f"skipped {entry.dn}: its stable id is another entry's too")
-                    continue
-                wanted[account.directory_id] = account
+                members.append(account)
     except ldap.LDAPError as error:
         raise SyncFailed(
             f"the directory could not be read completely ({type(error).__name__}); nothing was changed"
         ) from error
+    wanted: dict[str, accounts.Account] = {}
+    shared_ids = {i for i, n in Counter(a.directory_id for a in members).items() if n > 1}
+    shared_names = {u for u, n in Counter(a.username for a in members).items() if n > 1}
+    for account in members:
+        if account.directory_id in shared_ids:
+            _skip(account, accounts.STABLE_ID_SHARED, summary, skipped)
+        elif account.username in shared_names:
+            _skip(account, "username shared by another directory entry", summary, skipped)
+        else:
+            wanted[account.directory_id] = account
     with transaction.atomic():
-        _apply(wanted, summary, force=force, max_share=max_share)
+        _apply(wanted, skipped, summary, force=force, max_share=max_share)
         if dry_run:
             transaction.set_rollback(True)
         else:
@@ -135,28 +142,77 @@ def sync(
     return summary
 
 
-def _apply(wanted: dict[str, accounts.Account], summary: Summary, *, force: bool, max_share: float) -> None:
+def _skip(account: accounts.Account, reason: str, summary: Summary, skipped: list[accounts.Account]) -> None:
+    """An entry that cannot be applied: noted, and its Django user (if any) left as it is."""
+    summary.skipped += 1
+    summary.notes.append(f"skipped {account.dn}: {reason}")
+    skipped.append(account)
+
+
+def _apply(
+    wanted: dict[str, accounts.Account],
+    skipped: list[accounts.Account],
+    summary: Summary,
+    *,
+    force: bool,
+    max_share: float,
+) -> None:
+    """The rules of ``accounts.save``, in bulk: find each person by stable id (or adopt an unkeyed
+    directory user by DN, then username), move aside directory users holding a username that now
+    belongs to someone else, refuse a username held by a local account, write only what changed."""
     now = timezone.now()
-    profiles = {p.directory_id: p for p in DirectoryProfile.objects.select_related("user").exclude(directory_id=None)}
-    legacy = {p.user.username: p for p in DirectoryProfile.objects.select_related("user").filter(directory_id=None)}
+    attribute = current().user_id_attribute
+    profiles = list(DirectoryProfile.objects.select_related("user"))
+    by_id = {p.directory_id: p for p in profiles if p.directory_id_attribute == attribute and p.directory_id}
+    unkeyed = [p for p in profiles if p.directory_id_attribute != attribute]
+    unkeyed_by_dn = {p.dn: p for p in unkeyed}
+    unkeyed_by_username = {p.user.username: p for p in unkeyed}
+    profile_of = {p.user_id: p for p in profiles}
+    directory_pks = set(profile_of)
     owner_of_username = dict(User.objects.values_list("username", "pk"))
 
-    users: dict[str, User] = {}  # by stable id
-    new_users: list[User] = []
+    protected: set[int] = set()  # users of skipped entries: left as they are, never deactivated here
+    for account in skipped:
+        profile = by_id.get(account.directory_id) or unkeyed_by_username.get(account.username)
+        if profile is not None:
+            protected.add(profile.user_id)
+
+    users: dict[str, User] = {}
+    adopted: set[int] = set()
+    for directory_id, account in wanted.items():
+        profile = by_id.get(directory_id)
+        if profile is None:
+            for candidate in (unkeyed_by_dn.get(account.dn), unkeyed_by_username.get(account.username)):
+                if candidate is not None and candidate.user_id not in adopted:
+                    profile = candidate
+                    adopted.add(candidate.user_id)
+                    break
+        if profile is not None:
+            users[directory_id] = profile.user
+
+    parked: list[int] = []
     for directory_id, account in list(wanted.items()):
-        profile = profiles.get(directory_id) or legacy.get(account.username)
-        user = profile.user if profile is not None else None
-        owner = owner_of_username.get(account.username)
-        if owner is not None and (user is None or owner != user.pk):
-            summary.skipped += 1
-            summary.notes.append(f"skipped {account.dn}: {accounts.USERNAME_TAKEN} ({account.username})")
-            del wanted[directory_id]
+        user = users.get(directory_id)
+        holder = owner_of_username.get(account.username)
+        if holder is None or (user is not None and holder == user.pk):
             continue
-        if user is None:
-            user = User(password=make_password(None), **account.user_row())
-            new_users.append(user)
-        owner_of_username[account.username] = user.pk if user.pk else -1
-        users[directory_id] = user
+        if holder not in directory_pks:
+            if user is not None:
+                protected.add(user.pk)
+            _skip(account, f"{accounts.USERNAME_TAKEN} ({account.username})", summary, skipped)
+            del wanted[directory_id]
+            users.pop(directory_id, None)
+            continue
+        parked.append(holder)
+    for start in range(0, len(parked), BATCH):
+        for moved in User.objects.filter(pk__in=parked[start : start + BATCH]):
+            User.objects.filter(pk=moved.pk).update(username=accounts.parked_username(moved))
+
+    new_users = [
+        User(password=make_password(None), **account.user_row())
+        for directory_id, account in wanted.items()
+        if directory_id not in users
+    ]
     User.objects.bulk_create(new_users, batch_size=BATCH)
     summary.created = len(new_users)
     if new_users and new_users[0].pk is None:  # backends without RETURNING: read the keys back
@@ -166,31 +222,35 @@ def _apply(wanted: dict[str, accounts.Account], summary: Summary, *, force: bool
             keys.update(User.objects.filter(username__in=names[start : start + BATCH]).values_list("username", "pk"))
         for user in new_users:
             user.pk = keys[user.username]
-    created = {id(u) for u in new_users}
+    created = {user.username: user for user in new_users}
 
     changed_users, new_profiles, changed_profiles, touched = [], [], [], set()
     for directory_id, account in wanted.items():
-        user = users[directory_id]
-        if id(user) not in created and accounts.changed_fields(user, account.user_row()):
+        user = users.get(directory_id)
+        if user is None:
+            user = users[directory_id] = created[account.username]
+            new_profiles.append(DirectoryProfile(user=user, synced_at=now, **account.profile_row()))
+            continue
+        if accounts.changed_fields(user, account.user_row()):
             changed_users.append(user)
             touched.add(user.pk)
-        profile = None if id(user) in created else (profiles.get(directory_id) or legacy.get(account.username))
-        if profile is None:
-            new_profiles.append(DirectoryProfile(user=user, synced_at=now, **account.profile_row()))
-        elif accounts.changed_fields(profile, account.profile_row()):
+        profile = profile_of[user.pk]
+        if accounts.changed_fields(profile, account.profile_row()):
             profile.synced_at = now
             changed_profiles.append(profile)
             touched.add(user.pk)
     User.objects.bulk_update(changed_users, ["username", *accounts.FLAGS, *USER_FIELDS], batch_size=BATCH)
     DirectoryProfile.objects.bulk_create(new_profiles, batch_size=BATCH)
     DirectoryProfile.objects.bulk_update(
-        changed_profiles, ["dn", "directory_id", "synced_at", *PROFILE_FIELDS], batch_size=BATCH
+        changed_profiles,
+        ["dn", "directory_id", "directory_id_attribute", "synced_at", *PROFILE_FIELDS],
+        batch_size=BATCH,
     )
     touched |= accounts.mirror_groups({users[i].pk: a.groups for i, a in wanted.items()})
-    new_keys = {u.pk for u in new_users}
-    summary.updated = len(touched - new_keys)
+    summary.updated = len(touched - {u.pk for u in new_users})
     summary.unchanged = len(wanted) - summary.created - summary.updated
-    _deactivate_leavers({u.pk for u in users.values()}, summary, force=force, max_share=max_share)
+    kept = {u.pk for u in users.values()} | protected
+    _deactivate_leavers(kept, summary, force=force, max_share=max_share)
 
 
 def _deactivate_leavers(kept: set[Any], summary: Summary, *, force: bool, max_share: float) -> None:

@@ -22,7 +22,11 @@ import yaml
 from tests.stack import REPO_DIR
 
 KUSTOMIZATIONS = ["base", "overlays/staging"]
-SETTINGS_SOURCES = [*sorted((REPO_DIR / "app/config").glob("*.py")), REPO_DIR / "deploy/gunicorn.conf.py"]
+SETTINGS_SOURCES = [
+    *sorted((REPO_DIR / "app/config").glob("*.py")),
+    REPO_DIR / "app/identity/directory_settings.py",
+    REPO_DIR / "deploy/gunicorn.conf.py",
+]
 ENV_READERS = {"env_str", "env_bool", "env_int", "env_list", "env_secret"}
 WORKLOADS = {"Deployment", "Job", "CronJob"}
 

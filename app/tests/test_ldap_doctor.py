@@ -6,6 +6,7 @@ import io
 import socket
 from pathlib import Path
 
+import pytest
 import trustme
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -15,6 +16,9 @@ from identity.doctor import Doctor
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import PERSONAS
 from tests.helpers import ldap_settings_for
+
+# --user reads Django's rows too (a username held by a local account).
+pytestmark = pytest.mark.django_db
 
 OTHER_ORG = "0123456789abcdef01234567"
 

@@ -38,9 +38,19 @@ def test_first_sign_in_fills_every_mapped_field() -> None:
     assert profile.phone == "+46 31 123 45 67"
 
 
+IDENTITY_FIELDS = {"id", "user", "dn", "directory_id", "directory_id_attribute", "synced_at"}
+
+
 def test_every_profile_field_is_in_the_map() -> None:
     mapped = {field for target, field, _ in ATTRIBUTE_MAP if target == PROFILE}
-    model_fields = {f.name for f in DirectoryProfile._meta.fields} - {"id", "user", "dn", "directory_id", "synced_at"}
+    model_fields = {f.name for f in DirectoryProfile._meta.fields} - {
+        "id",
+        "user",
+        "dn",
+        "directory_id",
+        "directory_id_attribute",
+        "synced_at",
+    }
     assert mapped == model_fields
 
 

@@ -89,7 +89,9 @@ def test_a_session_made_on_one_replica_works_on_the_others(stack: ScaledStack) -
 
 
 def test_the_cache_is_shared_in_redis(stack: ScaledStack) -> None:
-    written = manage(stack, "shell", "-c", "from django.core.cache import cache; cache.set('scaled-probe', 'from app', 60)")
+    written = manage(
+        stack, "shell", "-c", "from django.core.cache import cache; cache.set('scaled-probe', 'from app', 60)"
+    )
     assert written.returncode == 0, written.stderr
     keys = redis.Redis.from_url(stack.redis_url).keys("*scaled-probe*")
     assert keys, "the replicas' cache should be the shared Redis"
