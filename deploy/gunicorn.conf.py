@@ -27,3 +27,11 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # A tmpfs for the worker heartbeat where there is one (containers), as gunicorn's docs advise.
 _SHM = "/dev/shm"  # noqa: S108 - gunicorn's own advice; only the worker heartbeat files go here
 worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
+# gunicorn's control socket (gunicornc) defaults to ~/.gunicorn/gunicorn.ctl: in the image that
+# is root-owned /app (an error at every start), and natively every stack of one user shares the
+# one socket, and one stack's shutdown deletes another's. Each stack names its own
+# (deploy/native.sh: in its RUN_DIR); unnamed, there is none.
+_control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+if _control_socket:
+    control_socket = _control_socket
+control_socket_disable = not _control_socket

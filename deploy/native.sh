@@ -69,6 +69,9 @@ load_env() {
     export DATABASE_URL=sqlite:///$RUN_DIR/db.sqlite3
   fi
   export GUNICORN_BIND=127.0.0.1:$APP_PORT
+  # This stack's own control socket (gunicornc -s ...), never the user-wide default.
+  GUNICORN_CONTROL_SOCKET=$(realpath "$RUN_DIR")/gunicorn.ctl
+  export GUNICORN_CONTROL_SOCKET
   set +o allexport
 }
 

@@ -28,7 +28,14 @@ from ldap_seed.personas import BY_UID
 TARGET = os.environ.get("E2E_TARGET", "local")
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
 # The persona that plays each role against the local directory.
-LOCAL_ROLES = {"superuser": "ada", "staff": "grace", "member": "linus", "inactive": "ken", "outsider": "eve"}
+LOCAL_ROLES = {
+    "superuser": "ada",
+    "staff": "grace",
+    "member": "linus",
+    "inactive": "ken",
+    "outsider": "eve",
+    "locked": "joan",
+}
 
 
 @dataclass(frozen=True)
@@ -137,3 +144,9 @@ def inactive() -> Account:
 @pytest.fixture
 def outsider() -> Account:
     return account("outsider")
+
+
+@pytest.fixture
+def locked() -> Account:
+    """In the app's groups, but locked in JumpCloud: the directory refuses the bind."""
+    return account("locked")

@@ -24,7 +24,14 @@ from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN  # noqa: E402
 from ldap_seed.directory import JumpCloudDirectory  # noqa: E402
 from ldap_seed.personas import BY_UID  # noqa: E402
 
-ROLES = {"superuser": "ada", "staff": "grace", "member": "linus", "inactive": "ken", "outsider": "eve"}
+ROLES = {
+    "superuser": "ada",
+    "staff": "grace",
+    "member": "linus",
+    "inactive": "ken",
+    "outsider": "eve",
+    "locked": "joan",
+}
 
 
 def staging_env_file(directory: JumpCloudDirectory, path: Path, database: Path) -> None:

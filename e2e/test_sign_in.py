@@ -31,7 +31,7 @@ def test_allowed_roles_are_greeted_by_name(
         expect(home.admin_link).to_have_count(0)
 
 
-@pytest.mark.parametrize("role", ["inactive", "outsider"])
+@pytest.mark.parametrize("role", ["inactive", "outsider", "locked"])
 def test_denied_roles_see_the_generic_error_and_stay_signed_out(
     page: Page, request: pytest.FixtureRequest, role: str
 ) -> None:

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ldap_seed import LDIF_DIR, SERVICE_DN, USERS_DN, personas
+from ldap_seed import LDIF_DIR, SCHEMA_DIR, SERVICE_DN, USERS_DN, personas, states
 from ldap_seed.csv_seed import CsvProblems, write_seed
 from ldap_seed.directory import TLS_NAMES, JumpCloudDirectory, LdifFailed, PortInUse, ensure_certificates
 
@@ -20,7 +20,14 @@ def serve(args: argparse.Namespace) -> int:
     if args.reset and state_dir.exists():
         shutil.rmtree(state_dir)
     directory = JumpCloudDirectory(
-        state_dir, host=args.host, ldap_port=args.ldap_port, ldaps_port=args.ldaps_port, ldif_dir=args.ldif_dir
+        state_dir,
+        host=args.host,
+        ldap_port=args.ldap_port,
+        ldaps_port=args.ldaps_port,
+        ldif_dir=args.ldif_dir,
+        schema_dir=args.schema_dir,
+        tls_dir=args.tls_dir,
+        log_path=args.log_file,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -54,6 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument(
         "--ldif-dir", type=Path, default=LDIF_DIR, help="seed LDIF folder (default: the committed seed)"
     )
+    serve_parser.add_argument(
+        "--schema-dir", type=Path, default=SCHEMA_DIR, help="seed schema folder (default: the committed seed)"
+    )
+    serve_parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        default=None,
+        help="ca.crt, server.crt and server.key to use (default: made once in the state folder)",
+    )
+    serve_parser.add_argument(
+        "--log-file", type=Path, default=None, help="slapd's log (default: slapd.log in the state folder)"
+    )
     commands.add_parser("personas", help="print the demo personas")
     csv_parser = commands.add_parser("from-csv", help="make seed LDIF from a CSV in JumpCloud's user-import format")
     csv_parser.add_argument(
@@ -61,6 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     csv_parser.add_argument(
         "--out", type=Path, default=Path(".run/seed-ldif"), help="seed folder to write (default: .run/seed-ldif)"
+    )
+    state_parser = commands.add_parser(
+        "state", help="put a user of a running local directory in a JumpCloud account state (as cn=admin)"
+    )
+    state_parser.add_argument("uid")
+    state_parser.add_argument("state", choices=states.STATES)
+    state_parser.add_argument(
+        "--uri", default="ldap://127.0.0.1:3389", help="the directory (default: ldap://127.0.0.1:3389)"
     )
     certs_parser = commands.add_parser("certs", help="write a local CA and a server certificate (for compose)")
     certs_parser.add_argument("--out", required=True, help="folder for ca.crt, server.crt and server.key")
@@ -78,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         for note in notes:
             print(f"ldap_seed: note: {note}", file=sys.stderr)
         print(f"ldap_seed: seed written to {args.out}")
+        return 0
+    if args.command == "state":
+        states.set_state(args.uri, args.uid, args.state)
+        print(f"ldap_seed: {args.uid} is {args.state}")
         return 0
     if args.command == "certs":
         ensure_certificates(Path(args.out))

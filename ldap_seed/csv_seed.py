@@ -4,7 +4,12 @@
 Each column becomes the LDAP attribute JumpCloud serves it as (``COLUMNS``); ``Group1``,
 ``Group2``, ... name the user's groups, which must be groups the seed knows (``GROUPS``). Column
 names match case-insensitively; columns the LDAP directory does not serve (``SystemID``,
-``Administrator``, custom attributes) are ignored. The output is a complete custom-bootstrap folder
+``Administrator``, custom attributes) are ignored. Two optional columns, not in the import
+template, put an account in a state JumpCloud disables in LDAP (the entry stays, binds fail):
+``account_locked`` (``true``/``false``, named after the JumpCloud user API's field), written as
+the ppolicy lock 11-password-policies.ldif explains. An expired password cannot be seeded (its
+``pwdChangedTime`` is the directory's own): ``python -m ldap_seed state`` sets it on a running
+directory. The output is a complete custom-bootstrap folder
 in the committed seed's format: the seed's own configuration files, and ``20-users.ldif`` and
 ``30-groups.ldif`` made from the CSV. Every row is checked before anything is written, so a file
 with a bad row loads nothing.
@@ -56,11 +61,16 @@ GROUPS = {
     "superuser": "Django is_superuser",
 }
 FIRST_UID_NUMBER = 5000
+# Account state column -> the ppolicy attribute and value that put an entry in that state.
+STATES = {"account_locked": "pwdAccountLockedTime: 000001010000Z"}
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0", "")
 GENERATED = ("20-users.ldif", "30-groups.ldif")
 USERS_HEADER = """\
-# Users, shaped like JumpCloud's: inetOrgPerson + posixAccount in ou=Users. Made from a CSV in
-# JumpCloud's import format by `python -m ldap_seed from-csv` (the committed seed: personas.csv).
-# Passwords are the CSV's; the personas' are public demo passwords for this local directory only.
+# Users, shaped like JumpCloud's: inetOrgPerson, shadowAccount and posixAccount in ou=Users.
+# Made from a CSV in JumpCloud's import format by `python -m ldap_seed from-csv` (the committed
+# seed: personas.csv). Passwords are the CSV's; the personas' are public demo passwords for this
+# local directory only. A locked account carries the ppolicy attribute that disables it
+# (11-password-policies.ldif).
 """
 GROUPS_HEADER = """\
 # Groups as JumpCloud serves them: groupOfNames beside the users in ou=Users, the group's name
@@ -82,6 +92,7 @@ class Row:
     values: dict[str, str]
     password: str
     groups: tuple[str, ...]
+    states: tuple[str, ...] = ()
 
 
 def read_rows(path: Path) -> list[Row]:
@@ -116,7 +127,14 @@ def read_rows(path: Path) -> list[Row]:
             for group in groups:
                 if group not in GROUPS:
                     problems.append(f"line {line}: unknown group {group!r} (the seed knows {', '.join(GROUPS)})")
-            rows.append(Row(line, username, {k: value[k] for k in COLUMNS}, value["Password"], groups))
+            states = []
+            for state in STATES:
+                flag = (record.get(columns.get(state.lower(), ""), "") or "").strip().lower()
+                if flag in _TRUE:
+                    states.append(state)
+                elif flag not in _FALSE:
+                    problems.append(f"line {line}: {state} is {flag!r}, not true or false")
+            rows.append(Row(line, username, {k: value[k] for k in COLUMNS}, value["Password"], groups, tuple(states)))
     if problems:
         raise CsvProblems(problems)
     return rows
@@ -132,6 +150,7 @@ def users_ldif(rows: Iterable[Row]) -> str:
             "objectClass: person",
             "objectClass: organizationalPerson",
             "objectClass: inetOrgPerson",
+            "objectClass: shadowAccount",
             "objectClass: posixAccount",
             "objectClass: jumpCloudUser",
             f"uid: {row.username}",
@@ -146,6 +165,7 @@ def users_ldif(rows: Iterable[Row]) -> str:
         ]
         if row.password:
             lines.append(f"userPassword: {row.password}")
+        lines += [STATES[state] for state in row.states]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 

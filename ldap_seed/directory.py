@@ -41,7 +41,8 @@ from ldap_seed import ADMIN_DN, ADMIN_PASSWORD, DOMAIN, DOMAIN_DN, LDIF_DIR, SCH
 log = logging.getLogger(__name__)
 
 BACKEND = "mdb"
-# Debian's dpkg-reconfigure loads these (osixia adds ppolicy, which the seed does not use).
+# Debian's dpkg-reconfigure loads these. osixia also loads the ppolicy schema (OpenLDAP 2.4); in
+# 2.5 the ppolicy module brings its own, loaded by the seed's 03-password-policy.ldif.
 BASE_SCHEMAS = ("core.ldif", "cosine.ldif", "nis.ldif", "inetorgperson.ldif")
 # The certificate's names: how the app reaches the directory natively and inside compose.
 TLS_NAMES = ("localhost", "127.0.0.1", "openldap")
@@ -277,6 +278,8 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         ldif_dir: Path = LDIF_DIR,
         max_size: int = 1 << 30,
         durable: bool = True,
+        tls_dir: Path | None = None,
+        log_path: Path | None = None,
     ) -> None:
         self.local_host = host
         super().__init__()
@@ -294,11 +297,13 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         self.testrundir = str(self.state_dir)
         self._slapd_conf = str(self.state_dir / "slapd.d")
         self._db_directory = str(self.state_dir / "data")
-        self.tls_dir = self.state_dir / "tls"
+        # tls_dir: certificates made elsewhere (the directory image reads compose's mounted ones).
+        self.tls_dir = Path(tls_dir).resolve() if tls_dir else self.state_dir / "tls"
         self.cafile = str(self.tls_dir / "ca.crt")
         self.servercert = str(self.tls_dir / "server.crt")
         self.serverkey = str(self.tls_dir / "server.key")
-        self.log_path = self.state_dir / "slapd.log"
+        # log_path: slapd's stats log elsewhere (the directory image: /dev/stdout, the container's log).
+        self.log_path = Path(log_path) if log_path else self.state_dir / "slapd.log"
         self.ldap_uri = f"ldap://{host}:{self._port}"
         self.ldaps_uri = f"ldaps://{host}:{self.ldaps_port}"
         self.ldapi_uri = "ldapi://" + quote_plus(str(self.state_dir / "ldapi"))

@@ -52,7 +52,8 @@ def users_ldif(count: int) -> Iterator[str]:
         yield (
             f"dn: uid={uid},{USERS_DN}\n"
             "objectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\n"
-            "objectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: jumpCloudUser\n"
+            "objectClass: inetOrgPerson\nobjectClass: shadowAccount\nobjectClass: posixAccount\n"
+            "objectClass: jumpCloudUser\n"
             f"uid: {uid}\ncn: Given{n} Family{n}\ngivenName: Given{n}\nsn: Family{n}\ninitials: G\n"
             f"displayName: Given{n} Family{n}\nmail: {uid}@example.com\ntitle: Engineer {n % 7}\n"
             f"departmentNumber: Dept {n % 13}\nbusinessCategory: CC-{n % 17:04d}\n"

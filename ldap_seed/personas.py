@@ -16,6 +16,9 @@ class Persona:
     uid: str
     groups: frozenset[str]
     outcome: str
+    # "enabled", or a state in which JumpCloud disables the account in LDAP (binds fail):
+    # "locked" (ldap_seed/csv_seed.py STATES writes each into the seed).
+    state: str = "enabled"
 
     @property
     def password(self) -> str:
@@ -23,7 +26,7 @@ class Persona:
 
     @property
     def signs_in(self) -> bool:
-        return APP_GROUP in self.groups and "active" in self.groups
+        return APP_GROUP in self.groups and "active" in self.groups and self.state == "enabled"
 
     @property
     def is_staff(self) -> bool:
@@ -40,6 +43,7 @@ PERSONAS = (
     Persona("linus", frozenset({APP_GROUP, "active"}), "signs in, no admin"),
     Persona("ken", frozenset({APP_GROUP}), "denied: inactive"),
     Persona("eve", frozenset({"active"}), "denied: not in the app group"),
+    Persona("joan", frozenset({APP_GROUP, "active"}), "denied: locked in JumpCloud", state="locked"),
 )
 BY_UID = {persona.uid: persona for persona in PERSONAS}
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from dotenv import dotenv_values
 
 from ldap_seed import LDIF_DIR, SCHEMA_DIR, SERVICE_DN, SERVICE_PASSWORD, USERS_DN
@@ -45,8 +47,12 @@ def test_directory_is_the_pinned_image_with_copy_service_and_optional_profile() 
 
 
 def test_everything_is_published_on_loopback_only() -> None:
-    assert compose_service("app")["ports"] == ["127.0.0.1:8000:8000"]
-    assert compose_service("openldap")["ports"] == ["127.0.0.1:3389:389", "127.0.0.1:3636:636"]
+    # The same variables as the native stack's move them (a second stack, the container tests).
+    assert compose_service("app")["ports"] == ["127.0.0.1:${APP_PORT:-8000}:8000"]
+    assert compose_service("openldap")["ports"] == [
+        "127.0.0.1:${LDAP_PORT:-3389}:389",
+        "127.0.0.1:${LDAPS_PORT:-3636}:636",
+    ]
 
 
 def test_app_waits_for_a_healthy_directory_and_keeps_its_database() -> None:
@@ -54,7 +60,40 @@ def test_app_waits_for_a_healthy_directory_and_keeps_its_database() -> None:
     assert app["depends_on"]["openldap"] == {"condition": "service_healthy", "required": False}
     assert "app-data:/data" in app["volumes"]
     assert LOCAL_ENV["DATABASE_URL"] == "sqlite:////data/db.sqlite3"
-    assert app["healthcheck"]["test"][-1].endswith("urlopen('http://127.0.0.1:8000/healthz', timeout=2)")
+
+
+def test_healthchecks_carry_no_argument_with_a_space() -> None:
+    # podman's Docker-compatible API splits each argument on spaces: such a probe never passes.
+    for name in ("app", "openldap"):
+        kind, *arguments = compose_service(name)["healthcheck"]["test"]
+        assert kind == "CMD", name
+        assert all(argument.split() == [argument] for argument in arguments), (name, arguments)
+
+
+def test_app_healthcheck_is_the_images_own_probe() -> None:
+    probe = ["python", "deploy/healthcheck.py"]
+    assert compose_service("app")["healthcheck"]["test"] == ["CMD", *probe]
+    dockerfile = (REPO_DIR / "deploy/Dockerfile").read_text()
+    assert f"CMD {json.dumps(probe)}" in dockerfile
+    assert "deploy/healthcheck.py" in (REPO_DIR / ".dockerignore").read_text()
+
+
+@pytest.mark.parametrize("dockerfile", ["deploy/Dockerfile", "ldap_seed/Dockerfile"])
+def test_images_build_without_a_registry_for_the_frontend(dockerfile: str) -> None:
+    # "# syntax=docker/dockerfile:1" makes BuildKit pull a frontend image: an offline build fails.
+    lines = (REPO_DIR / dockerfile).read_text().splitlines()
+    assert not [line for line in lines if re.match(r"#\s*syntax\s*=", line, re.IGNORECASE)]
+    assert "ARG BASE_IMAGE=debian:bookworm-slim" in lines
+
+
+def test_the_ldap_seed_directory_takes_osixias_place_with_its_mounts() -> None:
+    override = yaml.safe_load((REPO_DIR / "deploy/compose.ldap-seed.yml").read_text())["services"]
+    assert set(override) == {"openldap"}
+    command = override["openldap"]["command"]
+    mounts = bind_mounts("openldap")
+    assert Path(mounts[command[command.index("--schema-dir") + 1]]) == SCHEMA_DIR
+    assert Path(mounts[command[command.index("--ldif-dir") + 1]]) == LDIF_DIR
+    assert f"{BOOTSTRAP.rsplit('/config/', 1)[0]}/certs" == command[command.index("--tls-dir") + 1]
 
 
 def test_app_reaches_the_directory_by_a_name_its_certificate_carries() -> None:

@@ -1,5 +1,8 @@
 """The compose stack's osixia/openldap, started through testcontainers with the compose mounts,
-gives the same sign-in outcomes as the native runner. Skipped, with the reason, without Docker.
+gives the same sign-in outcomes as the native runner. Skipped, with the reason, without a Docker
+engine. `make test-containers` runs it against podman's API socket with the directory image
+built from ldap_seed in osixia's place (LDAP_CONTAINER_OVERRIDE=deploy/compose.ldap-seed.yml),
+as no registry answers there.
 
 (``LDAP_TEST_SERVER=container make test`` runs the whole suite against the container instead.)
 """

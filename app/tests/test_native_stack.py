@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from identity.forms import GENERIC_ERROR
 
 from ldap_seed.personas import BY_UID
-from tests.stack import NativeStack
+from tests.stack import REPO_DIR, NativeStack, free_port
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,20 @@ def test_eve_is_refused_through_the_form(stack: NativeStack) -> None:
     answer = stack.browser().sign_in(eve.uid, eve.password)
     assert answer.status == 200
     assert GENERIC_ERROR in answer.body.decode()
+
+
+def test_control_socket_is_the_stacks_own(stack: NativeStack) -> None:
+    # Not ~/.gunicorn/gunicorn.ctl, which every stack of one user shared and any one's shutdown removed.
+    assert (stack.run_dir / "gunicorn.ctl").is_socket()
+    assert "Control server error" not in (stack.run_dir / "app.log").read_text()
+
+
+def test_the_images_health_probe_answers_for_the_app(stack: NativeStack) -> None:
+    probe = [str(REPO_DIR / ".venv/bin/python"), str(REPO_DIR / "deploy/healthcheck.py")]
+    healthy = subprocess.run(probe, env={"HEALTHCHECK_PORT": str(stack.app_port)}, capture_output=True, check=False)
+    assert healthy.returncode == 0, healthy.stderr
+    nothing_there = subprocess.run(probe, env={"HEALTHCHECK_PORT": str(free_port())}, capture_output=True, check=False)
+    assert nothing_there.returncode == 1
 
 
 def test_second_up_finds_the_first(stack: NativeStack) -> None:

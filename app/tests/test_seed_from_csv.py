@@ -80,6 +80,27 @@ def test_columns_map_to_the_attributes_jumpcloud_serves(tmp_path: Path) -> None:
     assert "abc123" not in ldif
 
 
+def test_account_locked_column_locks_the_account_as_ppolicy_does(tmp_path: Path) -> None:
+    source = tmp_path / "users.csv"
+    source.write_text(
+        "Username,FirstName,LastName,Email,Password,account_locked\n"
+        "ann,Ann,A,ann@example.com,pw,TRUE\nbob,Bob,B,bob@example.com,pw,false\ncy,Cy,C,cy@example.com,pw,\n"
+    )
+    write_seed(source, tmp_path / "seed")
+    entries = (tmp_path / "seed" / "20-users.ldif").read_text().split("\n\n")[1:]
+    locked = {entry.split("\n", 1)[0]: "pwdAccountLockedTime: 000001010000Z" in entry for entry in entries}
+    assert list(locked.values()) == [True, False, False]
+    assert all("objectClass: shadowAccount" in entry for entry in entries)
+
+
+def test_account_locked_must_be_true_or_false(tmp_path: Path) -> None:
+    source = tmp_path / "users.csv"
+    source.write_text("Username,Email,account_locked\nann,ann@example.com,maybe\n")
+    with pytest.raises(CsvProblems) as raised:
+        write_seed(source, tmp_path / "seed")
+    assert raised.value.problems == ["line 2: account_locked is 'maybe', not true or false"]
+
+
 def test_bad_rows_are_reported_with_their_line_and_nothing_is_written(tmp_path: Path) -> None:
     source = tmp_path / "bad.csv"
     source.write_text(

@@ -87,6 +87,11 @@ def test_persona_table_lists_every_persona() -> None:
         assert persona.outcome in table
 
 
+def test_readme_shows_the_persona_table_make_up_prints() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "\n".join(f"  {line}" for line in personas.table().splitlines()) in readme
+
+
 def _no_slapd_for(state: Path) -> bool:
     for cmdline in Path("/proc").glob("*/cmdline"):
         try:
