@@ -117,8 +117,13 @@ AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "identity.lockout.DirectoryAwareAxesHandler"
 AXES_LOCKOUT_CALLABLE = "identity.lockout.locked_out_response"
 AXES_VERBOSE = False
-# Behind a TLS-terminating proxy, the client is the address it forwards (see SECURE_PROXY_SSL_HEADER).
-AXES_IPWARE_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
+# Behind proxies (a TLS-terminating one, a load balancer), the client is the address the outermost
+# of them was reached from, believed only from a peer in DJANGO_TRUSTED_PROXIES (identity.proxy).
+PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
+TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+if PROXY_COUNT and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured("DJANGO_PROXY_COUNT is set: set DJANGO_TRUSTED_PROXIES to the proxies' addresses.")
+AXES_CLIENT_IP_CALLABLE = "identity.proxy.client_ip"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
