@@ -114,6 +114,9 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the failure that caused the lock: an attempt made while locked is refused
+# without restarting it, so nobody can keep a named person locked by trying every few minutes.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_HANDLER = "identity.lockout.DirectoryAwareAxesHandler"
 AXES_LOCKOUT_CALLABLE = "identity.lockout.locked_out_response"
 AXES_VERBOSE = False

@@ -4,9 +4,12 @@ the locked attempt costs no directory round trip, and outages never count."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from unittest import mock
 
 import pytest
+from axes.models import AccessAttempt
+from django.db.models import F
 from django.test import Client, override_settings
 from identity.backends import JumpCloudLDAPBackend
 from identity.forms import UNAVAILABLE_ERROR, lockout_error
@@ -57,6 +60,20 @@ def test_lock_is_per_username_and_address(client: Client) -> None:
     assert sign_in(client, linus.uid, linus.password).status_code == 302
     other_address = Client(REMOTE_ADDR="192.0.2.10")
     assert other_address.post("/login/", {"username": GRACE.uid, "password": GRACE.password}).status_code == 302
+
+
+def time_passes(minutes: int) -> None:
+    """Move every recorded failure ``minutes`` into the past, as if that time had gone by."""
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=minutes))
+
+
+def test_the_cool_off_runs_from_the_failure_that_caused_the_lock(client: Client) -> None:
+    fail_times(client, LIMIT)
+    time_passes(10)
+    # Tried again while locked: refused, and the clock is not restarted by it.
+    assert sign_in(client, GRACE.uid, GRACE.password).status_code == 429
+    time_passes(6)  # 16 minutes after the lock, past the 15-minute cool-off
+    assert sign_in(client, GRACE.uid, GRACE.password).status_code == 302
 
 
 def test_lockout_is_audited(client: Client, caplog: pytest.LogCaptureFixture) -> None:
