@@ -162,6 +162,7 @@ def main() -> int:
             LDAP_TIMEOUT=str(LDAP_TIMEOUT),
             DATABASE_URL=f"sqlite:///{root / 'db.sqlite3'}",
             AXES_FAILURE_LIMIT="1000000",
+            LDAP_MAX_FAILURES_PER_USER="1000000",
             LOG_LEVEL="WARNING",
         )
         env_file.write_text("".join(f'{k}="{v}"\n' for k, v in values.items()))

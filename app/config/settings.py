@@ -113,6 +113,8 @@ SESSION_COOKIE_AGE = SESSION_REMEMBER_DAYS * 24 * 3600
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# And per username from all addresses together, below JumpCloud's own lockout (identity.throttle).
+LDAP_MAX_FAILURES_PER_USER = env_int("LDAP_MAX_FAILURES_PER_USER", 3, minimum=1)
 AXES_RESET_ON_SUCCESS = True
 # The cool-off runs from the failure that caused the lock: an attempt made while locked is refused
 # without restarting it, so nobody can keep a named person locked by trying every few minutes.

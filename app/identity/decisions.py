@@ -23,6 +23,8 @@ LOCKED_OUT = "locked out"
 DIRECTORY_UNAVAILABLE = "directory unavailable"
 DIRECTORY_ERROR = "directory error"
 INVALID_INPUT = "invalid input"
+USERNAME_LOCKED = "username locked out"
+SERVICE_ACCOUNT = "the service account"
 
 SUCCESS = "success"
 DENIED = "denied"
@@ -38,6 +40,11 @@ class Decision:
     def directory_away(self) -> bool:
         """The directory could not give an answer: not the person's fault, not a guess."""
         return self.reason in (DIRECTORY_UNAVAILABLE, DIRECTORY_ERROR)
+
+    @property
+    def refused_before_directory(self) -> bool:
+        """Refused without asking the directory (identity.throttle): not a guess, so not counted."""
+        return self.reason in (LOCKED_OUT, USERNAME_LOCKED, SERVICE_ACCOUNT)
 
 
 def record(request: HttpRequest | None, reason: str, *, detail: str = "") -> None:

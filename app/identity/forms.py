@@ -24,6 +24,11 @@ def lockout_error() -> str:
     return f"Too many failed sign-ins. Sign-in is locked for this username and address; try again in {minutes} minutes."
 
 
+def username_lockout_error() -> str:
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    return f"Too many failed sign-ins for this username. Sign-in is locked for it; try again in {minutes} minutes."
+
+
 class SignInForm(AuthenticationForm):
     error_messages = {"invalid_login": GENERIC_ERROR, "inactive": GENERIC_ERROR}
     remember_me = forms.BooleanField(
@@ -60,6 +65,9 @@ class SignInForm(AuthenticationForm):
         super().confirm_login_allowed(user)
 
     def _refusal(self) -> decisions.Decision:
+        recorded = decisions.recorded(self.request)
+        if recorded is not None and recorded.refused_before_directory:  # identity.throttle
+            return recorded
         if getattr(self.request, "axes_locked_out", False):
             return decisions.Decision(decisions.LOCKED_OUT)
         return decisions.recorded(self.request) or decisions.Decision(decisions.UNKNOWN_USER)
@@ -68,6 +76,8 @@ class SignInForm(AuthenticationForm):
     def _message_for(decision: decisions.Decision) -> str:
         if decision.reason == decisions.LOCKED_OUT:
             return lockout_error()
+        if decision.reason == decisions.USERNAME_LOCKED:
+            return username_lockout_error()
         if decision.directory_away:
             return UNAVAILABLE_ERROR
         return GENERIC_ERROR

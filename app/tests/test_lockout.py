@@ -54,6 +54,7 @@ def test_locked_attempt_never_reaches_the_directory(client: Client) -> None:
     directory.assert_not_called()
 
 
+@override_settings(LDAP_MAX_FAILURES_PER_USER=LIMIT * 10)  # the username's own budget: test_guess_budget
 def test_lock_is_per_username_and_address(client: Client) -> None:
     fail_times(client, LIMIT)
     linus = BY_UID["linus"]
