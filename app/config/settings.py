@@ -97,6 +97,8 @@ AUTHENTICATION_BACKENDS = [
     "identity.backends.LocalAccountBackend",
 ]
 globals().update(auth_ldap_settings())
+# After the directory is found unreachable, its calls fail at once for this long (identity.breaker).
+LDAP_BREAKER_SECONDS = env_int("LDAP_BREAKER_SECONDS", 5)
 # How often (seconds, per session) a signed-in directory user is checked against the directory.
 LDAP_REVALIDATE_SECONDS = env_int("LDAP_REVALIDATE_SECONDS", 300)
 # ldap_sync refuses to deactivate more than this share of the directory users at once.

@@ -19,10 +19,7 @@ from django.http import HttpRequest
 from django_auth_ldap.backend import LDAPBackend, valid_cache_key
 
 from identity import decisions
-
-# python-ldap's answers that mean the directory is away (down, unreachable, or too slow), as
-# opposed to one that answered and said no.
-UNREACHABLE = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.TIMELIMIT_EXCEEDED, ldap.UNAVAILABLE, ldap.BUSY)
+from identity.breaker import GUARDED_LDAP, UNREACHABLE
 
 # django-auth-ldap's reasons for a refusal, in the words the audit log uses.
 REFUSALS = {
@@ -43,6 +40,12 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
     - The decision and its reason are recorded: django-auth-ldap only logs them at DEBUG, and
       turns an unreachable directory into a plain "no".
     """
+
+    @property
+    def ldap(self) -> Any:
+        """issue 12 hook: every directory call of a sign-in or session check goes through the
+        circuit breaker and shares the sign-in's deadline (identity.breaker)."""
+        return GUARDED_LDAP
 
     def authenticate_ldap_user(self, ldap_user: Any, password: str) -> User | None:
         request: HttpRequest | None = ldap_user._request

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 
-from identity import decisions
+from identity import breaker, decisions
 
 # One answer for every refusal, so the form cannot be used to learn which accounts exist or
 # why one was refused. The reason is written to the audit log.
@@ -48,7 +48,8 @@ class SignInForm(AuthenticationForm):
             decisions.log(self.request, decisions.DENIED, username, decisions.Decision(decisions.INVALID_INPUT))
             return super().clean()
         try:
-            cleaned = super().clean()
+            with breaker.deadline():  # LDAP_TIMEOUT bounds the whole sign-in (identity.breaker)
+                cleaned = super().clean()
         except ValidationError:
             decision = self._refusal()
             outcome = decisions.UNAVAILABLE if decision.directory_away else decisions.DENIED

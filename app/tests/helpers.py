@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 from unittest import mock
 
@@ -41,3 +42,9 @@ def sign_in(client: Client, username: str, password: str, **extra: str) -> Any:
 
 def sign_in_as(client: Client, persona: Persona) -> Any:
     return sign_in(client, persona.uid, persona.password)
+
+
+def wait_out_the_breaker(seconds: float) -> None:
+    """After an outage, directory calls fail fast for LDAP_BREAKER_SECONDS (identity.breaker);
+    the first call after that is the probe that closes the circuit again."""
+    time.sleep(seconds + 0.05)

@@ -13,10 +13,11 @@ from identity.forms import GENERIC_ERROR, UNAVAILABLE_ERROR
 
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
-from tests.helpers import ldap_settings_for, sign_in, sign_in_as
+from tests.helpers import ldap_settings_for, sign_in, sign_in_as, wait_out_the_breaker
 
 pytestmark = pytest.mark.django_db
 TIMEOUT = 2
+BREAKER_SECONDS = 1
 ADA = BY_UID["ada"]
 
 
@@ -72,10 +73,12 @@ def test_break_glass_admin_signs_in_while_the_directory_hangs(
     assert elapsed < TIMEOUT + 1
 
 
+@override_settings(LDAP_BREAKER_SECONDS=BREAKER_SECONDS)
 def test_sign_ins_recover_without_a_restart(client: Client, short_timeout: JumpCloudDirectory) -> None:
     short_timeout.halt()
     assert UNAVAILABLE_ERROR in sign_in_as(client, ADA).content.decode()
     short_timeout.resume()
+    wait_out_the_breaker(BREAKER_SECONDS)
     assert sign_in_as(client, ADA).status_code == 302
     client.post("/logout/")
     short_timeout.freeze()
@@ -83,7 +86,22 @@ def test_sign_ins_recover_without_a_restart(client: Client, short_timeout: JumpC
         assert UNAVAILABLE_ERROR in sign_in_as(client, ADA).content.decode()
     finally:
         short_timeout.thaw()
+    wait_out_the_breaker(BREAKER_SECONDS)
     assert sign_in_as(client, ADA).status_code == 302
+
+
+def test_after_a_timeout_sign_ins_fail_fast_until_a_probe_finds_the_directory_back(
+    client: Client, short_timeout: JumpCloudDirectory
+) -> None:
+    short_timeout.freeze()
+    try:
+        first, _, _ = timed_sign_in(client, ADA.uid, ADA.password)
+        then, page, _ = timed_sign_in(client, ADA.uid, ADA.password)
+    finally:
+        short_timeout.thaw()
+    assert first >= TIMEOUT - 0.1  # the timeout that opened the circuit
+    assert then < 0.5  # failing fast: no directory call made
+    assert UNAVAILABLE_ERROR in page
 
 
 def test_outage_is_audited_as_unavailable(

@@ -16,7 +16,7 @@ from identity.forms import UNAVAILABLE_ERROR, lockout_error
 
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
-from tests.helpers import sign_in
+from tests.helpers import sign_in, wait_out_the_breaker
 
 pytestmark = pytest.mark.django_db
 LIMIT = 3
@@ -85,9 +85,11 @@ def test_lockout_is_audited(client: Client, caplog: pytest.LogCaptureFixture) ->
     assert line.getMessage() == "sign-in denied for 'grace' from 127.0.0.1: locked out"
 
 
+@override_settings(LDAP_BREAKER_SECONDS=1)
 def test_failures_during_an_outage_do_not_count(client: Client, own_directory: JumpCloudDirectory) -> None:
     own_directory.halt()
     for _ in range(LIMIT + 2):
         assert UNAVAILABLE_ERROR in sign_in(client, GRACE.uid, GRACE.password).content.decode()
     own_directory.resume()
+    wait_out_the_breaker(1)
     assert sign_in(client, GRACE.uid, GRACE.password).status_code == 302
