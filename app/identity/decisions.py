@@ -25,6 +25,7 @@ DIRECTORY_ERROR = "directory error"
 INVALID_INPUT = "invalid input"
 USERNAME_LOCKED = "username locked out"
 SERVICE_ACCOUNT = "the service account"
+TOO_MANY_AT_ONCE = "too many at once"
 
 SUCCESS = "success"
 DENIED = "denied"
@@ -44,7 +45,7 @@ class Decision:
     @property
     def refused_before_directory(self) -> bool:
         """Refused without asking the directory (identity.throttle): not a guess, so not counted."""
-        return self.reason in (LOCKED_OUT, USERNAME_LOCKED, SERVICE_ACCOUNT)
+        return self.reason in (LOCKED_OUT, USERNAME_LOCKED, SERVICE_ACCOUNT, TOO_MANY_AT_ONCE)
 
 
 def record(request: HttpRequest | None, reason: str, *, detail: str = "") -> None:

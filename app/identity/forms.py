@@ -18,6 +18,8 @@ UNAVAILABLE_ERROR = (
     "The directory cannot be reached right now, so nobody can sign in with it. Please try again in a few minutes."
 )
 
+TOO_MANY_AT_ONCE_ERROR = "Too many sign-ins for this username at once. Try again in a moment."
+
 
 def lockout_error() -> str:
     minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
@@ -79,6 +81,8 @@ class SignInForm(AuthenticationForm):
             return lockout_error()
         if decision.reason == decisions.USERNAME_LOCKED:
             return username_lockout_error()
+        if decision.reason == decisions.TOO_MANY_AT_ONCE:
+            return TOO_MANY_AT_ONCE_ERROR
         if decision.directory_away:
             return UNAVAILABLE_ERROR
         return GENERIC_ERROR

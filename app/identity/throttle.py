@@ -3,9 +3,9 @@
 django-axes counts a failure after the directory has answered it, so 64 simultaneous wrong
 passwords all passed its check and all reached the directory. Here a guess is counted when it
 *starts*: before a sign-in goes on to the directory, one serialized step reads the failures
-recorded so far (django-axes' own ``AccessAttempt`` rows, in-flight guesses included), refuses if
-a budget is spent, and otherwise counts this guess in advance. When the attempt ends, the advance
-is taken back (identity.lockout's handler) and django-axes records what really happened: a
+django-axes has recorded and the guesses still in flight (``GuessInFlight``), refuses if a budget
+would be overrun, and otherwise notes this guess as in flight. When the attempt ends, the same
+step takes it off (identity.lockout's handler) while django-axes records what really happened: a
 failure, a success (which resets the pair), or nothing at all for an outage.
 
 Two budgets, both over django-axes' cool-off (``AXES_COOLOFF_MINUTES``):
@@ -14,6 +14,8 @@ Two budgets, both over django-axes' cool-off (``AXES_COOLOFF_MINUTES``):
   (disable or remove) a user after repeated failed binds, and that user loses their laptop and
   mail with it: this app must never be the reason. The price: anyone can keep one username
   locked out of this app by guessing; an admin lifts it (README: Security).
+A sign-in that would overrun a budget only counting the guesses in flight is refused as "too many
+at once" (try again in a moment), not locked.
 
 And one name is never tried at all: the service account's, whose guesses would be binds of the
 account every sign-in depends on.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import ldap
@@ -32,14 +35,16 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
 from identity import decisions
 from identity.directory_settings import ldap_setting
+from identity.models import GuessInFlight
 
-COUNTED = "identity_guess_counted"
+COUNTED = "identity_guess_in_flight"
+STALE = timedelta(minutes=1)
 
 
 class RefusedBeforeTheDirectory(PermissionDenied):
@@ -86,49 +91,50 @@ def _failures(**match: Any) -> int:
 
 
 def count_guess_in_advance(request: HttpRequest, credentials: dict[str, Any]) -> None:
-    """Refuse when a budget is spent; otherwise count this guess now, before the directory sees it."""
+    """Refuse when a budget is spent, or would be by the guesses in flight; otherwise note this one."""
     username = get_client_username(request, credentials)
     address = request.axes_ip_address  # type: ignore[attr-defined]  # set by django-axes' check just before
+    now = timezone.now()
     with serialized(username):
-        if _failures(username=username, ip_address=address) >= settings.AXES_FAILURE_LIMIT:
-            decisions.record(request, decisions.LOCKED_OUT)
-            request.axes_locked_out = True  # type: ignore[attr-defined]
-            raise RefusedBeforeTheDirectory("locked out")
-        if _failures(username=username) >= settings.LDAP_MAX_FAILURES_PER_USER:
-            decisions.record(request, decisions.USERNAME_LOCKED)
-            request.axes_locked_out = True  # type: ignore[attr-defined]
-            raise RefusedBeforeTheDirectory("username locked out")
-        attempt, created = AccessAttempt.objects.select_for_update().get_or_create(
-            username=username,
-            ip_address=address,
-            user_agent=request.axes_user_agent,  # type: ignore[attr-defined]
-            defaults={
-                "get_data": "",
-                "post_data": "",
-                "http_accept": request.axes_http_accept,  # type: ignore[attr-defined]
-                "path_info": request.axes_path_info,  # type: ignore[attr-defined]
-                "failures_since_start": 1,
-                "attempt_time": timezone.now(),
-            },
+        # A guess whose process died on the way never settles: after a minute it is not in flight.
+        GuessInFlight.objects.filter(started_at__lt=now - STALE).delete()
+        in_flight = GuessInFlight.objects.filter(username=username)
+        _within_budget(
+            request,
+            decisions.LOCKED_OUT,
+            settings.AXES_FAILURE_LIMIT,
+            failures=_failures(username=username, ip_address=address),
+            in_flight=in_flight.filter(ip_address=address).count(),
         )
-        if not created:
-            AccessAttempt.objects.filter(pk=attempt.pk).update(
-                failures_since_start=F("failures_since_start") + 1, attempt_time=timezone.now()
-            )
-    setattr(request, COUNTED, (username, attempt.pk))
+        _within_budget(
+            request,
+            decisions.USERNAME_LOCKED,
+            settings.LDAP_MAX_FAILURES_PER_USER,
+            failures=_failures(username=username),
+            in_flight=in_flight.count(),
+        )
+        guess = GuessInFlight.objects.create(username=username, ip_address=address, started_at=now)
+    setattr(request, COUNTED, (username, guess.pk))
+
+
+def _within_budget(request: HttpRequest, locked: str, limit: int, *, failures: int, in_flight: int) -> None:
+    if failures + in_flight < limit:
+        return
+    decisions.record(request, locked if failures >= limit else decisions.TOO_MANY_AT_ONCE)
+    request.axes_locked_out = True  # type: ignore[attr-defined]  # answered with django-axes' 429 page
+    raise RefusedBeforeTheDirectory(locked)
 
 
 @contextmanager
 def settling(request: HttpRequest | None) -> Iterator[None]:
-    """Take back the guess counted in advance, and record the real outcome in the same serialized
+    """Take the guess off the in-flight list and record its real outcome in the same serialized
     step, so no other guess sees the count dip in between."""
     counted: tuple[str, int] | None = getattr(request, COUNTED, None)
     if counted is None:
         yield
         return
-    username, attempt_pk = counted
+    username, guess_pk = counted
     with serialized(username):
-        AccessAttempt.objects.filter(pk=attempt_pk).update(failures_since_start=F("failures_since_start") - 1)
-        AccessAttempt.objects.filter(pk=attempt_pk, failures_since_start__lte=0).delete()
+        GuessInFlight.objects.filter(pk=guess_pk).delete()
         delattr(request, COUNTED)
         yield

@@ -12,7 +12,9 @@ from axes.models import AccessAttempt
 from django.core.management import call_command
 from django.db.models import F
 from django.test import Client, override_settings
-from identity.forms import GENERIC_ERROR, username_lockout_error
+from django.utils import timezone
+from identity.forms import GENERIC_ERROR, TOO_MANY_AT_ONCE_ERROR, username_lockout_error
+from identity.models import GuessInFlight
 
 from ldap_seed import SERVICE_PASSWORD, SERVICE_UID
 from ldap_seed.directory import JumpCloudDirectory
@@ -91,3 +93,20 @@ def test_an_admin_lifts_the_lock_with_axes_reset_username(client: Client) -> Non
         sign_in(from_address(number), GRACE.uid, "a-wrong-guess")
     call_command("axes_reset_username", GRACE.uid)
     assert sign_in(from_address(99), GRACE.uid, GRACE.password).status_code == 302
+
+
+def test_guesses_in_flight_count_but_do_not_lock(client: Client) -> None:
+    for number in range(BUDGET):  # three sign-ins of grace on their way to the directory elsewhere
+        GuessInFlight.objects.create(username=GRACE.uid, ip_address=f"192.0.2.{number}", started_at=timezone.now())
+    response = sign_in(client, GRACE.uid, GRACE.password)
+    assert response.status_code == 429
+    assert TOO_MANY_AT_ONCE_ERROR in response.content.decode()
+    GuessInFlight.objects.all().delete()  # they ended
+    assert sign_in(client, GRACE.uid, GRACE.password).status_code == 302
+
+
+def test_a_guess_whose_process_died_stops_counting_after_a_minute(client: Client) -> None:
+    long_ago = timezone.now() - timedelta(minutes=2)
+    for number in range(BUDGET):
+        GuessInFlight.objects.create(username=GRACE.uid, ip_address=f"192.0.2.{number}", started_at=long_ago)
+    assert sign_in(client, GRACE.uid, GRACE.password).status_code == 302
