@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 
-from identity import breaker, decisions
+from identity import breaker, decisions, throttle
 
 # One answer for every refusal, so the form cannot be used to learn which accounts exist or
 # why one was refused. The reason is written to the audit log.
@@ -53,10 +53,12 @@ class SignInForm(AuthenticationForm):
             with breaker.deadline():  # LDAP_TIMEOUT bounds the whole sign-in (identity.breaker)
                 cleaned = super().clean()
         except ValidationError:
+            throttle.settle_what_is_left(self.request)
             decision = self._refusal()
             outcome = decisions.UNAVAILABLE if decision.directory_away else decisions.DENIED
             decisions.log(self.request, outcome, username, decision)
             raise ValidationError(self._message_for(decision), code="invalid_login") from None
+        throttle.settle_what_is_left(self.request)
         user = self.get_user()
         source = "directory" if user is not None and not user.has_usable_password() else "local account"
         decisions.log(self.request, decisions.SUCCESS, username, decisions.Decision("", source))

@@ -138,3 +138,10 @@ def settling(request: HttpRequest | None) -> Iterator[None]:
         GuessInFlight.objects.filter(pk=guess_pk).delete()
         delattr(request, COUNTED)
         yield
+
+
+def settle_what_is_left(request: HttpRequest | None) -> None:
+    """The sign-in is over and neither signal settled its guess: the backend accepted the password
+    but the form refused the account (inactive). Not a guess that failed: it is simply taken off."""
+    with settling(request):
+        pass

@@ -110,3 +110,12 @@ def test_a_guess_whose_process_died_stops_counting_after_a_minute(client: Client
     for number in range(BUDGET):
         GuessInFlight.objects.create(username=GRACE.uid, ip_address=f"192.0.2.{number}", started_at=long_ago)
     assert sign_in(client, GRACE.uid, GRACE.password).status_code == 302
+
+
+def test_an_inactive_account_leaves_nothing_in_flight(client: Client) -> None:
+    ken = BY_UID["ken"]  # the right password, refused by the form as inactive
+    for _ in range(BUDGET + 2):
+        response = sign_in(client, ken.uid, ken.password)
+        assert response.status_code == 200
+        assert GENERIC_ERROR in response.content.decode()
+    assert not GuessInFlight.objects.exists()
