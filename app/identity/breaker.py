@@ -34,6 +34,7 @@ import ldap
 import ldap.ldapobject
 from django.conf import settings
 
+from identity import tls
 from identity.directory_settings import ldap_setting
 
 # python-ldap's answers that mean the directory is away (down, unreachable, or too slow), as
@@ -71,10 +72,11 @@ class CircuitBreaker:
             self.state = CLOSED
 
     def failed(self, error: Exception) -> None:
+        fields = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
         with self._lock:
             self.state = OPEN
             self.opened_at = self._clock()
-            self.last_failure = type(error).__name__
+            self.last_failure = f"{type(error).__name__} ({fields.get('info') or fields.get('desc') or ''})"
 
     def reset(self) -> None:
         with self._lock:
@@ -119,7 +121,8 @@ class GuardedLDAPObject(ldap.ldapobject.SimpleLDAPObject):  # type: ignore[misc]
         if name in LOCAL_CALLS:
             return super()._ldap_call(func, *args, **kwargs)
         if not DIRECTORY.allow():
-            raise ldap.SERVER_DOWN({"desc": "Can't contact LDAP server", "info": "circuit open: failing fast"})
+            info = f"circuit open: failing fast since {DIRECTORY.last_failure}"
+            raise ldap.SERVER_DOWN({"desc": "Can't contact LDAP server", "info": info})
         left = _time_left()
         if left <= 0:
             raise ldap.TIMEOUT({"desc": "Timed out", "info": f"sign-in deadline of {operation_timeout():g} s passed"})
@@ -131,6 +134,7 @@ class GuardedLDAPObject(ldap.ldapobject.SimpleLDAPObject):  # type: ignore[misc]
         try:
             result = super()._ldap_call(func, *args, **kwargs)
         except UNREACHABLE as error:
+            self._name_tls_failure(error, left)
             DIRECTORY.failed(error)
             raise
         except Exception:
@@ -138,6 +142,20 @@ class GuardedLDAPObject(ldap.ldapobject.SimpleLDAPObject):  # type: ignore[misc]
             raise
         DIRECTORY.succeeded()
         return result
+
+    def _name_tls_failure(self, error: ldap.LDAPError, left: float) -> None:
+        """A refused certificate is only "(unknown error code)" from libldap: say which refusal."""
+        if not isinstance(error, (ldap.CONNECT_ERROR, ldap.SERVER_DOWN)) or not error.args:
+            return
+        options = ldap_setting("CONNECTION_OPTIONS")
+        named = tls.name_tls_failure(
+            self._uri,
+            start_tls=bool(ldap_setting("START_TLS")),
+            ca_file=options.get(ldap.OPT_X_TLS_CACERTFILE),
+            timeout=min(1.0, left),
+        )
+        if named and isinstance(error.args[0], dict):
+            error.args[0]["info"] = named
 
 
 class GuardedLDAPModule:

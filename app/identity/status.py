@@ -9,6 +9,7 @@ from typing import Any
 import ldap
 from django.conf import settings
 
+from identity import tls
 from identity.directory_settings import ldap_setting
 from identity.doctor import FAIL, Doctor
 
@@ -27,7 +28,14 @@ def probe() -> Probe:
     for check in (doctor.check_bind, doctor.check_base_dn):
         finding = check()
         if finding.status == FAIL:
-            return Probe(False, (time.monotonic() - started) * 1000, finding.text)
+            elapsed = (time.monotonic() - started) * 1000
+            named = tls.name_tls_failure(
+                ldap_setting("SERVER_URI"),
+                start_tls=bool(ldap_setting("START_TLS")),
+                ca_file=ldap_setting("CONNECTION_OPTIONS").get(ldap.OPT_X_TLS_CACERTFILE),
+                timeout=2,
+            )
+            return Probe(False, elapsed, f"{finding.text} ({named})" if named else finding.text)
     doctor.connection.unbind_s()
     return Probe(True, (time.monotonic() - started) * 1000)
 
