@@ -70,6 +70,9 @@ def test_simultaneous_guesses_from_one_address_reach_the_directory_at_most_the_l
     statuses = guess_all_at_once(stack, BY_UID["linus"].uid, ["127.0.0.1"] * AT_ONCE)
     assert set(statuses) <= {200, 429}
     assert binds_of(directory, offset, "linus") == PER_ADDRESS
+    again = guess_all_at_once(stack, BY_UID["linus"].uid, ["127.0.0.1"] * AT_ONCE)
+    assert set(again) == {429}, "locked: every one refused"
+    assert binds_of(directory, offset, "linus") == PER_ADDRESS
 
 
 def test_simultaneous_guesses_from_many_addresses_reach_the_directory_at_most_the_username_budget(
