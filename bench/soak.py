@@ -50,7 +50,10 @@ LDAP_TIMEOUT = 2
 BREAKER_SECONDS = 5
 # After the directory is back, sign-ins may still fail fast until the circuit breaker's probe.
 GRACE = LDAP_TIMEOUT + BREAKER_SECONDS + 2
-PAGE_P99_BOUND = 0.5
+# The bound on the p99 of page views while frozen; SOAK_PAGE_P99_BOUND=none measures without
+# judging (the suite's short soak proves behaviour, not speed, on a machine it shares).
+_BOUND = os.environ.get("SOAK_PAGE_P99_BOUND", "0.5")
+PAGE_P99_BOUND = float("inf") if _BOUND == "none" else float(_BOUND)
 ARTIFACTS = REPO_DIR / ".artifacts/soak"
 FAILURE_LIMIT = 5
 GUESSES_AT_ONCE = 64
@@ -284,7 +287,14 @@ def main() -> int:
         f"p99 {p99 * 1000:.0f} ms (bound {PAGE_P99_BOUND * 1000:.0f} ms), max {(frozen or [0])[-1] * 1000:.0f} ms, "
         f"{sum(seconds >= PAGE_P99_BOUND for seconds in frozen)} over the bound"
     )
-    if not frozen or not p99 < PAGE_P99_BOUND:
+    slow = sorted(
+        (round(started - tally.frozen[0], 1), round(seconds, 2))
+        for started, seconds in tally.page_views
+        if tally.frozen[0] <= started < tally.frozen[1] and seconds >= PAGE_P99_BOUND
+    )
+    if slow:
+        print(f"  slow page views while frozen (seconds into the freeze, seconds taken): {slow[:20]}")
+    if not frozen or not p99 < PAGE_P99_BOUND:  # NaN (no page view while frozen) fails too
         tally.violation(f"page views while frozen: p99 {p99:.3f} s, bound {PAGE_P99_BOUND} s")
     print(
         f"  guesses that reached the directory for one key ({TARGET.uid} from {ATTACKER}, 2 x {GUESSES_AT_ONCE} "

@@ -1,7 +1,7 @@
 """A session's check against the directory, run beside its page rather than in front of it.
 
 The check (identity.revalidation.still_allowed: a bind and a search) goes to a small pool of
-threads per process. The page waits for its answer at most ``WAIT_SECONDS``, which a directory
+threads per process. The page waits for its answer at most ``LDAP_REVALIDATE_WAIT_SECONDS`` (0.25 s), which a directory
 that answers normally meets, so the usual case ends the session at the very request that found
 it revoked. A directory that is slow or frozen costs the page no more than that: the page goes
 on, and an answer that comes later is still acted on: "no longer allowed" marks the user inactive
@@ -15,13 +15,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 
 from identity import breaker, decisions
 
 log = logging.getLogger(__name__)
-WAIT_SECONDS = 0.25
 PENDING = "pending"
 Verdict = bool | str | None  # True, False, None (the directory did not answer), or PENDING
 
@@ -39,14 +39,14 @@ class _Check:
 
 
 def verdict(username: str, check: Callable[[str], bool | None]) -> Verdict:
-    """``check(username)``'s answer if it comes within WAIT_SECONDS, else PENDING. One check per
+    """``check(username)``'s answer if it comes within LDAP_REVALIDATE_WAIT_SECONDS, else PENDING. One check per
     username at a time in this process: a second page of the same person waits for the first's."""
     with _lock:
         running = _in_flight.get(username)
         if running is None:
             running = _in_flight[username] = _Check(username)
             _pool.submit(_run, running, check)
-    if running.answered.wait(WAIT_SECONDS):
+    if running.answered.wait(settings.LDAP_REVALIDATE_WAIT_SECONDS):
         return running.answer
     with _lock:
         if running.answered.is_set():

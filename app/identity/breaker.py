@@ -6,6 +6,11 @@ silent past its timeout), further calls from this process fail at once for
 circuit or opens it for another window. So a frozen directory costs one thread one timeout per
 window, instead of every request that needs it holding a server thread for ``LDAP_TIMEOUT``.
 
+``LDAP_CALLS_PER_PROCESS`` (half of gunicorn's threads): a directory that freezes holds at most
+that many of a process's threads, however many sign-ins were on their way to it, so the others
+are left for the pages that do not need the directory. A call that finds every slot
+taken waits a moment, then answers "unavailable" rather than queue.
+
 ``deadline``: ``LDAP_TIMEOUT`` bounds a whole sign-in, not each of its operations (connect,
 StartTLS, the service account's bind, the search, the person's bind): every operation gets what
 is left of one budget.
@@ -67,6 +72,11 @@ class CircuitBreaker:
                 return True
             return False
 
+    def failing_fast(self) -> bool:
+        """Open, and within its window: a call made now would not reach the directory."""
+        with self._lock:
+            return self.state == OPEN and self._clock() < self.opened_at + self._open_seconds()
+
     def succeeded(self) -> None:
         with self._lock:
             self.state = CLOSED
@@ -84,6 +94,18 @@ class CircuitBreaker:
 
 
 DIRECTORY = CircuitBreaker(lambda: float(settings.LDAP_BREAKER_SECONDS))
+SLOT_WAIT_SECONDS = 0.1
+_slots: threading.BoundedSemaphore | None = None
+_slots_lock = threading.Lock()
+
+
+def _call_slots() -> threading.BoundedSemaphore:
+    global _slots
+    with _slots_lock:
+        if _slots is None:
+            _slots = threading.BoundedSemaphore(settings.LDAP_CALLS_PER_PROCESS)
+        return _slots
+
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("directory_deadline", default=None)
 
@@ -131,6 +153,9 @@ class GuardedLDAPObject(ldap.ldapobject.SimpleLDAPObject):  # type: ignore[misc]
         self._l.set_option(ldap.OPT_TIMEOUT, left)
         if name == "result4" and len(args) >= 3:
             args = (args[0], args[1], left, *args[3:])
+        slots = _call_slots()
+        if not slots.acquire(timeout=min(SLOT_WAIT_SECONDS, left)):
+            raise ldap.SERVER_DOWN({"desc": "Can't contact LDAP server", "info": "every directory slot is waiting"})
         try:
             result = super()._ldap_call(func, *args, **kwargs)
         except UNREACHABLE as error:
@@ -140,6 +165,8 @@ class GuardedLDAPObject(ldap.ldapobject.SimpleLDAPObject):  # type: ignore[misc]
         except Exception:
             DIRECTORY.succeeded()  # the directory answered, if only to say no
             raise
+        finally:
+            slots.release()
         DIRECTORY.succeeded()
         return result
 

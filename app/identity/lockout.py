@@ -12,7 +12,7 @@ from axes.helpers import get_credentials
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 
-from identity import decisions, throttle
+from identity import breaker, decisions, throttle
 
 
 class SignInLockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
@@ -26,7 +26,11 @@ class SignInLockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
             return None
         throttle.refuse_service_account(request, username)
         super().authenticate(request, username, password, **kwargs)
-        throttle.count_guess_in_advance(request, get_credentials(username, **kwargs))
+        # While the circuit is open no guess reaches the directory, so none is counted: during an
+        # outage sign-ins write nothing. (A sign-in let through as the breaker's probe in the
+        # instant its window ends goes uncounted: at most one per process per window.)
+        if not breaker.DIRECTORY.failing_fast():
+            throttle.count_guess_in_advance(request, get_credentials(username, **kwargs))
         return None
 
 

@@ -34,7 +34,12 @@ RETRY_SECONDS = 30
 def _still_allowed_in_background(username: str) -> bool | None:
     """issue 12 hook: still_allowed from a pool thread, with a request of its own to carry the
     reason django-auth-ldap's ldap_error gives (identity.decisions)."""
-    return still_allowed(HttpRequest(), username)
+    try:
+        return still_allowed(HttpRequest(), username)
+    finally:
+        # django-auth-ldap caches a failed DN lookup as "no such user"; a sign-in of the same
+        # person racing this check must not find that.
+        forget_cached_dn(username)
 
 
 def still_allowed(request: HttpRequest, username: str) -> bool | None:
@@ -65,7 +70,7 @@ class DirectoryRevalidationMiddleware:
         if self._due(request):
             username = request.user.get_username()
             # issue 12 hook: the check runs beside the page and never holds it longer than
-            # beside_the_page.WAIT_SECONDS; a later "no" marks the user inactive (above).
+            # LDAP_REVALIDATE_WAIT_SECONDS; a later "no" marks the user inactive (above).
             verdict = beside_the_page.verdict(username, _still_allowed_in_background)
             if verdict is False:
                 get_user_model()._default_manager.filter(username=username).update(is_active=False)

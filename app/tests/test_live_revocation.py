@@ -85,6 +85,7 @@ def timed_get(client: Client, path: str) -> tuple[float, int]:
     return time.monotonic() - started, status
 
 
+@override_settings(LDAP_REVALIDATE_WAIT_SECONDS=0.25)
 def test_a_frozen_directory_does_not_hold_the_page(client: Client, own_directory: JumpCloudDirectory) -> None:
     sign_in_as(client, LINUS)
     client.get("/")
@@ -109,6 +110,7 @@ def test_a_deactivated_directory_user_is_signed_out_whatever_the_directory_says(
 
 
 @pytest.mark.django_db(transaction=True)  # the late answer is written from the check's own thread
+@override_settings(LDAP_REVALIDATE_WAIT_SECONDS=0.25)
 def test_an_answer_that_comes_after_the_page_still_ends_the_session(
     client: Client, own_directory: JumpCloudDirectory
 ) -> None:
