@@ -101,9 +101,9 @@ AUTHENTICATION_BACKENDS = [
 globals().update(auth_ldap_settings())
 # After the directory is found unreachable, its calls fail at once for this long (identity.breaker).
 LDAP_BREAKER_SECONDS = env_int("LDAP_BREAKER_SECONDS", 5)
-# Directory calls at once per process: half of gunicorn's threads, so a frozen directory always
-# leaves threads for the pages that do not need it (identity.breaker).
-LDAP_CALLS_PER_PROCESS = max(1, env_int("GUNICORN_THREADS", 4, minimum=1) // 2)
+# Directory calls at once per process: one less than gunicorn's threads, so a frozen directory
+# always leaves a thread for the pages that do not need it (identity.breaker).
+LDAP_CALLS_PER_PROCESS = max(1, env_int("GUNICORN_THREADS", 4, minimum=1) - 1)
 # How long a page due for its session check waits for the directory's answer before going on
 # without it (identity.beside_the_page).
 LDAP_REVALIDATE_WAIT_SECONDS = 0.25

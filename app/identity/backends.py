@@ -134,6 +134,11 @@ def note_directory_error(
         decisions.record(request, decisions.DIRECTORY_UNAVAILABLE, detail=_describe(exception, with_info=True))
     else:
         decisions.record(request, decisions.DIRECTORY_ERROR, detail=_describe(exception))
+    if kwargs.get("context") == "search_for_user_dn":
+        # issue 12 hook: django-auth-ldap caches the user search's result, a failed search as "no
+        # such user"; a sign-in or session check racing this one would read that. Raised, the
+        # error is not cached, and every caller already treats it as the directory's failure.
+        raise exception
 
 
 def _directory_away(request: HttpRequest | None) -> bool:

@@ -1,15 +1,15 @@
 """Directory calls that fail fast while the directory is away, and a sign-in that ends on time.
 
-``CircuitBreaker``: after a directory call finds the directory unreachable (down, refusing, or
-silent past its timeout), further calls from this process fail at once for
+``CircuitBreaker``: after directory calls find the directory unreachable (down, refusing, or
+silent past their timeout) twice in a row, further calls from this process fail at once for
 ``LDAP_BREAKER_SECONDS``; then one call is let through as a probe, and its answer closes the
 circuit or opens it for another window. So a frozen directory costs one thread one timeout per
 window, instead of every request that needs it holding a server thread for ``LDAP_TIMEOUT``.
 
-``LDAP_CALLS_PER_PROCESS`` (half of gunicorn's threads): a directory that freezes holds at most
-that many of a process's threads, however many sign-ins were on their way to it, so the others
-are left for the pages that do not need the directory. A call that finds every slot
-taken waits a moment, then answers "unavailable" rather than queue.
+``LDAP_CALLS_PER_PROCESS`` (one less than gunicorn's threads): a directory that freezes holds at
+most that many of a process's threads, however many sign-ins were on their way to it, so one is
+left for the pages that do not need the directory. A call that finds every slot taken waits a
+moment, then answers "unavailable" rather than queue.
 
 ``deadline``: ``LDAP_TIMEOUT`` bounds a whole sign-in, not each of its operations (connect,
 StartTLS, the service account's bind, the search, the person's bind): every operation gets what
@@ -54,11 +54,16 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 class CircuitBreaker:
     """Thread-safe, per process. The lock guards the state only, never a call."""
 
+    # Two in a row: one slow answer on a busy machine is not an outage; a frozen directory times
+    # out every call that was on its way at once.
+    FAILURES_TO_OPEN = 2
+
     def __init__(self, open_seconds: Callable[[], float], clock: Callable[[], float] = time.monotonic) -> None:
         self._open_seconds = open_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self.state = CLOSED
+        self.failures = 0
         self.opened_at = 0.0
         self.last_failure = ""
 
@@ -79,22 +84,24 @@ class CircuitBreaker:
 
     def succeeded(self) -> None:
         with self._lock:
-            self.state = CLOSED
+            self.state, self.failures = CLOSED, 0
 
     def failed(self, error: Exception) -> None:
         fields = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
         with self._lock:
-            self.state = OPEN
-            self.opened_at = self._clock()
+            self.failures += 1
             self.last_failure = f"{type(error).__name__} ({fields.get('info') or fields.get('desc') or ''})"
+            if self.state == HALF_OPEN or self.failures >= self.FAILURES_TO_OPEN:
+                self.state = OPEN
+                self.opened_at = self._clock()
 
     def reset(self) -> None:
         with self._lock:
-            self.state, self.opened_at, self.last_failure = CLOSED, 0.0, ""
+            self.state, self.failures, self.opened_at, self.last_failure = CLOSED, 0, 0.0, ""
 
 
 DIRECTORY = CircuitBreaker(lambda: float(settings.LDAP_BREAKER_SECONDS))
-SLOT_WAIT_SECONDS = 0.1
+SLOT_WAIT_SECONDS = 0.25
 _slots: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
 

@@ -1,5 +1,5 @@
-"""The circuit breaker's states, on a clock the test moves: closed, open after an unreachable
-directory, one probe after the window, closed or open again by the probe's answer."""
+"""The circuit breaker's states, on a clock the test moves: closed, open after two unreachable
+answers in a row, one probe after the window, closed or open again by the probe's answer."""
 
 from __future__ import annotations
 
@@ -17,9 +17,19 @@ class Clock:
 
 def opened(clock: Clock) -> CircuitBreaker:
     breaker = CircuitBreaker(lambda: 5.0, clock)
-    assert breaker.allow()
-    breaker.failed(ldap.TIMEOUT())
+    for _ in range(2):
+        assert breaker.allow()
+        breaker.failed(ldap.TIMEOUT())
     return breaker
+
+
+def test_one_failure_between_answers_does_not_open_it() -> None:
+    breaker = CircuitBreaker(lambda: 5.0, Clock())
+    breaker.failed(ldap.TIMEOUT())
+    breaker.succeeded()
+    breaker.failed(ldap.TIMEOUT())
+    assert breaker.state == CLOSED
+    assert breaker.allow()
 
 
 def test_an_unreachable_directory_opens_the_circuit_for_the_window() -> None:
