@@ -175,8 +175,9 @@ shell: ## A Django shell against the stack's settings
 
 # --- Measurements ---------------------------------------------------------------------------
 .PHONY: bench
-bench: deps ## Benchmarks: sign-ins, page views, directory cost, sync vs django-python3-ldap (.artifacts/bench/)
+bench: deps ## Benchmarks: sign-ins, page views, directory cost, sync vs django-python3-ldap, enumeration by timing (.artifacts/bench/)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/enumeration.py
 
 SOAK_SECONDS ?= 120
 .PHONY: soak

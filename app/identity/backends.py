@@ -6,6 +6,8 @@ sign-in view can show one message to the person and log the real reason once.
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from typing import Any
 
 import ldap
@@ -20,6 +22,7 @@ from django_auth_ldap.backend import LDAPBackend, valid_cache_key
 
 from identity import decisions
 from identity.breaker import GUARDED_LDAP, UNREACHABLE
+from identity.directory_settings import ldap_setting
 
 # django-auth-ldap's reasons for a refusal, in the words the audit log uses.
 REFUSALS = {
@@ -59,7 +62,10 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
             # django-auth-ldap turns an error in the user search into "no such user" after
             # sending ldap_error (note_directory_error); keep that truer reason.
             if not _directory_away(request):
-                decisions.record(request, REFUSALS.get(str(refusal), str(refusal)))
+                reason = REFUSALS.get(str(refusal), str(refusal))
+                if reason == decisions.UNKNOWN_USER:
+                    _bind_that_cannot_succeed(ldap_user, password)
+                decisions.record(request, reason)
             return None
         except ldap.LDAPError as error:
             note_directory_error(request=request, exception=error)
@@ -105,6 +111,15 @@ class LocalAccountBackend(ModelBackend):
             return user
         decisions.record(request, decisions.WRONG_PASSWORD, detail="local account")
         return None
+
+
+def _bind_that_cannot_succeed(ldap_user: Any, password: str) -> None:
+    """issue 12 hook: a name nobody has costs the directory round trip a known name's wrong
+    password does (the person's own bind), so the time of the answer does not tell them apart.
+    The DN is under the base DN, random, and names nobody: no account's failure count moves."""
+    nobody_dn = f"cn=nobody-{secrets.token_hex(8)},{ldap_setting('USER_SEARCH').base_dn}"
+    with contextlib.suppress(ldap.LDAPError):
+        ldap_user.connection.simple_bind_s(nobody_dn, password)
 
 
 def forget_cached_dn(username: str) -> None:

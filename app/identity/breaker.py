@@ -106,6 +106,20 @@ _slots: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
 
 
+_started: dict[object, float] = {}  # the calls holding a slot, and when each began
+STUCK_SECONDS = 0.5
+
+
+def _calls_look_stuck() -> bool:
+    """Every slot is held by a call older than STUCK_SECONDS: the directory has likely frozen, and
+    a new call should not spend a thread waiting for a slot before the breaker knows it."""
+    with _slots_lock:
+        now = time.monotonic()
+        return len(_started) >= settings.LDAP_CALLS_PER_PROCESS and all(
+            now - began > STUCK_SECONDS for began in _started.values()
+        )
+
+
 def _call_slots() -> threading.BoundedSemaphore:
     global _slots
     with _slots_lock:
@@ -161,8 +175,11 @@ class GuardedLDAPObject(ldap.ldapobject.SimpleLDAPObject):  # type: ignore[misc]
         if name == "result4" and len(args) >= 3:
             args = (args[0], args[1], left, *args[3:])
         slots = _call_slots()
-        if not slots.acquire(timeout=min(SLOT_WAIT_SECONDS, left)):
+        if not slots.acquire(timeout=0 if _calls_look_stuck() else min(SLOT_WAIT_SECONDS, left)):
             raise ldap.SERVER_DOWN({"desc": "Can't contact LDAP server", "info": "every directory slot is waiting"})
+        call = object()
+        with _slots_lock:
+            _started[call] = time.monotonic()
         try:
             result = super()._ldap_call(func, *args, **kwargs)
         except UNREACHABLE as error:
@@ -173,6 +190,8 @@ class GuardedLDAPObject(ldap.ldapobject.SimpleLDAPObject):  # type: ignore[misc]
             DIRECTORY.succeeded()  # the directory answered, if only to say no
             raise
         finally:
+            with _slots_lock:
+                del _started[call]
             slots.release()
         DIRECTORY.succeeded()
         return result

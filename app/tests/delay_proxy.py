@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import threading
 import time
@@ -37,17 +38,28 @@ class DelayProxy:
 
     @staticmethod
     def _pump(source: socket.socket, target: socket.socket, delay: float) -> None:
-        try:
-            while chunk := source.recv(65536):
-                if delay:
-                    time.sleep(delay)
-                target.sendall(chunk)
-        except OSError:
-            pass
-        finally:
+        """Each chunk leaves ``delay`` after it arrived, as on a long wire: chunks that arrive
+        together leave together, not one delay after another."""
+        chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
+
+        def send() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    arrived, chunk = chunks.get()
+                    if not chunk:
+                        break
+                    time.sleep(max(0.0, arrived + delay - time.monotonic()))
+                    target.sendall(chunk)
             for sock in (source, target):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                chunks.put((time.monotonic(), chunk))
+        chunks.put((time.monotonic(), b""))
 
     def close(self) -> None:
         self.running = False
