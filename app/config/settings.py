@@ -12,9 +12,9 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from identity.directory_settings import DirectorySettings, settings_for_django
 
 from config.env import env_bool, env_int, env_list, env_secret, env_str
-from config.ldap import auth_ldap_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BASE_DIR.parent
@@ -98,7 +98,9 @@ AUTHENTICATION_BACKENDS = [
     "identity.backends.JumpCloudLDAPBackend",
     "identity.backends.LocalAccountBackend",
 ]
-globals().update(auth_ldap_settings())
+# The directory settings, read once (identity.directory_settings): LDAP_DIRECTORY and the
+# AUTH_LDAP_* values django-auth-ldap reads.
+globals().update(settings_for_django(DirectorySettings.from_environment()))
 # After the directory is found unreachable, its calls fail at once for this long (identity.breaker).
 LDAP_BREAKER_SECONDS = env_int("LDAP_BREAKER_SECONDS", 5)
 # Directory calls at once per process: one less than gunicorn's threads, so a frozen directory
@@ -123,6 +125,8 @@ SESSION_COOKIE_AGE = SESSION_REMEMBER_DAYS * 24 * 3600
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Every spelling of one username (letter case, Unicode form) shares one counter.
+AXES_USERNAME_CALLABLE = "identity.accounts.lockout_username"
 # And per username from all addresses together, below JumpCloud's own lockout (identity.throttle).
 LDAP_MAX_FAILURES_PER_USER = env_int("LDAP_MAX_FAILURES_PER_USER", 3, minimum=1)
 AXES_RESET_ON_SUCCESS = True

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django.contrib import admin
@@ -8,7 +9,8 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from identity.directory import ATTRIBUTE_MAP, USER
+from identity.accounts import canonical_username
+from identity.attributes import ATTRIBUTE_MAP, USER
 from identity.models import DirectoryProfile, DirectorySync
 
 SOURCE_NOTE = (
@@ -87,6 +89,15 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         "directory_profile__location",
     )
     list_select_related = ("directory_profile",)
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
+        """The term as typed, or in the canonical username form (``JOSÉ`` finds ``josé``, whatever
+        the database's idea of letter case outside ASCII)."""
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        canonical = canonical_username(unicodedata.normalize("NFKC", search_term))
+        if canonical and canonical != search_term:
+            results |= queryset.filter(username__contains=canonical)
+        return results, duplicates
 
     @admin.display(description="display name", ordering="directory_profile__display_name")
     def display_name(self, user: User) -> str:

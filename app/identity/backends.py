@@ -2,6 +2,11 @@
 
 Each backend leaves the reason for its decision on the request (``identity.decisions``), so the
 sign-in view can show one message to the person and log the real reason once.
+
+django-auth-ldap does the sign-in's directory work (connection, the service account's search for
+the user, the user's own bind); what the entry means for Django is ``identity.accounts``'. Every
+use of django-auth-ldap's private names is in this module, each with its reason, and
+``tests/test_django_auth_ldap_contract.py`` fails when an upgrade drops one.
 """
 
 from __future__ import annotations
@@ -15,49 +20,46 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import User
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django_auth_ldap.backend import LDAPBackend, valid_cache_key
+from django_auth_ldap.backend import LDAPBackend
 
-from identity import decisions
+from identity import accounts, decisions, ldap_client, throttle
 from identity.breaker import GUARDED_LDAP, UNREACHABLE
-from identity.directory_settings import ldap_setting
+from identity.directory_settings import SEARCH, current
 
-# django-auth-ldap's reasons for a refusal, in the words the audit log uses.
+# django-auth-ldap's reasons for a refusal (the texts of its AuthenticationFailed), in the words the
+# audit log uses.
 REFUSALS = {
     "failed to map the username to a DN.": decisions.UNKNOWN_USER,
     "user DN/password rejected by LDAP server.": decisions.WRONG_PASSWORD,
-    "user does not satisfy AUTH_LDAP_REQUIRE_GROUP": decisions.NOT_IN_APP_GROUP,
 }
 
 
 class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
-    """django-auth-ldap's backend with two changes.
+    """django-auth-ldap's backend, used for the directory round trips only.
 
-    - A sign-in always reads the directory. With ``AUTH_LDAP_CACHE_TIMEOUT`` set, django-auth-ldap
-      caches the user's DN (a failed lookup too: after an outage, "no such user" for the whole
-      timeout) and group names (so a group removed in JumpCloud would stay mirrored until expiry).
-      Both entries are dropped for the user signing in; permission checks between sign-ins still
-      use the cache.
+    - After the user's bind, the entry goes to ``identity.accounts``: the same decision as
+      ``ldap_sync`` and the session revalidation make (django-auth-ldap's own requirement, flag,
+      mirroring and attribute settings are left unset).
     - The decision and its reason are recorded: django-auth-ldap only logs them at DEBUG, and
       turns an unreachable directory into a plain "no".
     """
 
     @property
     def ldap(self) -> Any:
-        """issue 12 hook: every directory call of a sign-in or session check goes through the
-        circuit breaker and shares the sign-in's deadline (identity.breaker)."""
+        """issue 12 hook: django-auth-ldap connects through ``backend.ldap.initialize``; every
+        directory call of a sign-in goes through the circuit breaker and shares the sign-in's
+        deadline (identity.breaker)."""
         return GUARDED_LDAP
 
     def authenticate_ldap_user(self, ldap_user: Any, password: str) -> User | None:
+        # _request: the request django-auth-ldap was given; the reason is recorded on it.
         request: HttpRequest | None = ldap_user._request
-        forget_cached_dn(ldap_user._username)
-        # The same three steps as django-auth-ldap's _LDAPUser.authenticate, with the outcome kept.
         try:
+            # _authenticate_user_dn: the service account's search, then the user's bind, without
+            # django-auth-ldap's requirement checks and population (identity.accounts does those).
             ldap_user._authenticate_user_dn(password)
-            ldap_user._check_requirements()
-            _save_user(ldap_user)
+            entry = _entry_of(ldap_user)
         except ldap_user.AuthenticationFailed as refusal:
             # django-auth-ldap turns an error in the user search into "no such user" after
             # sending ldap_error (note_directory_error); keep that truer reason.
@@ -70,15 +72,48 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         except ldap.LDAPError as error:
             note_directory_error(request=request, exception=error)
             return None
-        user: User = ldap_user._user
+        user = sign_in(request, entry)
+        if user is not None:
+            # issue 12 hook: accepted, the guess is no longer in flight (no signal says so when
+            # authenticate() is called without login(); a refusal is settled by the lockout handler).
+            throttle.settle_what_is_left(request)
         return user
 
-    def get_or_build_user(self, username: str, ldap_user: Any) -> tuple[Any, bool]:
-        groups = ldap_user._get_groups()
-        cache.delete(groups._cache_key("_group_names"))
-        groups._group_names = None
-        user_and_built: tuple[Any, bool] = super().get_or_build_user(username, ldap_user)
-        return user_and_built
+    def get_user(self, user_id: int) -> User | None:
+        # Permissions come from mirrored Django groups (ModelBackend), so the user needs no
+        # django-auth-ldap wrapper; an inactive user is nobody (as ModelBackend answers).
+        user = get_user_model()._default_manager.filter(pk=user_id).first()
+        return user if user is not None and user.is_active else None
+
+
+def sign_in(request: HttpRequest | None, entry: accounts.DirectoryEntry) -> User | None:
+    """The Django user for an entry whose password the directory just accepted, or None with the
+    reason recorded. A member who is not active is returned (and saved inactive): the sign-in form
+    refuses them, as Django refuses any inactive user."""
+    account = accounts.decide(entry)
+    accounts.log_warnings(account)
+    if not account.mirrored:
+        if not account.refusal:  # left the app group: what ldap_sync would do, now
+            accounts.deactivate(account)
+        decisions.record(request, account.reason)
+        return None
+    try:
+        return accounts.save(account)
+    except accounts.AccountConflict as conflict:
+        decisions.record(request, str(conflict), detail=account.username)
+        return None
+
+
+def _entry_of(ldap_user: Any) -> accounts.DirectoryEntry:
+    """The signed-in user's entry and groups. With ``LDAP_GROUP_SOURCE=search`` the groups are
+    searched as the service account: users may read only their own entry."""
+    if current().group_source != SEARCH:
+        return accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs)
+    # _bind: back to the service account on the same connection; _get_connection: that
+    # connection, without django-auth-ldap's implicit rebind.
+    ldap_user._bind()
+    group_dns = ldap_client.group_dns_of(ldap_user._get_connection(), ldap_user.dn)
+    return accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs, group_dns)
 
 
 class LocalAccountBackend(ModelBackend):
@@ -90,6 +125,9 @@ class LocalAccountBackend(ModelBackend):
     no PBKDF2 (about 0.2 s of CPU here). ModelBackend hashes for unknown names to hide which local
     accounts exist; the only local accounts here are break-glass ones, and the lockout limits
     guessing, so refusing fast is the better trade.
+
+    As a ModelBackend it also answers permission checks for every user, directory users included:
+    their permissions are those of their mirrored Django groups.
     """
 
     def authenticate(
@@ -108,6 +146,7 @@ class LocalAccountBackend(ModelBackend):
         if not user.has_usable_password():
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
+            throttle.settle_what_is_left(request)  # issue 12 hook: as in JumpCloudLDAPBackend
             return user
         decisions.record(request, decisions.WRONG_PASSWORD, detail="local account")
         return None
@@ -116,27 +155,11 @@ class LocalAccountBackend(ModelBackend):
 def _bind_that_cannot_succeed(ldap_user: Any, password: str) -> None:
     """issue 12 hook: a name nobody has costs the directory round trip a known name's wrong
     password does (the person's own bind), so the time of the answer does not tell them apart.
-    The DN is under the base DN, random, and names nobody: no account's failure count moves."""
-    nobody_dn = f"cn=nobody-{secrets.token_hex(8)},{ldap_setting('USER_SEARCH').base_dn}"
+    The DN is under the base DN, random, and names nobody: no account's failure count moves.
+    (connection: django-auth-ldap's, still bound as the service account after the search.)"""
+    nobody_dn = f"cn=nobody-{secrets.token_hex(8)},{current().base_dn}"
     with contextlib.suppress(ldap.LDAPError):
         ldap_user.connection.simple_bind_s(nobody_dn, password)
-
-
-def forget_cached_dn(username: str) -> None:
-    """Drop django-auth-ldap's cached DN lookup for ``username`` (a failed one is cached too)."""
-    cache.delete(valid_cache_key(f"django_auth_ldap.user_dn.{username}"))
-
-
-def _save_user(ldap_user: Any) -> None:
-    """Create or update the user, profile and groups in one transaction: all or nothing."""
-    try:
-        with transaction.atomic():
-            ldap_user._get_or_create_user()
-    except IntegrityError:
-        # Two first sign-ins of one person at once: the other request created the row first,
-        # and this time round the user is found instead of created.
-        with transaction.atomic():
-            ldap_user._get_or_create_user()
 
 
 def note_directory_error(
@@ -146,14 +169,9 @@ def note_directory_error(
     if not isinstance(exception, ldap.LDAPError):
         return
     if isinstance(exception, UNREACHABLE):
-        decisions.record(request, decisions.DIRECTORY_UNAVAILABLE, detail=_describe(exception, with_info=True))
+        decisions.record(request, decisions.DIRECTORY_UNAVAILABLE, detail=describe(exception, with_info=True))
     else:
-        decisions.record(request, decisions.DIRECTORY_ERROR, detail=_describe(exception))
-    if kwargs.get("context") == "search_for_user_dn":
-        # issue 12 hook: django-auth-ldap caches the user search's result, a failed search as "no
-        # such user"; a sign-in or session check racing this one would read that. Raised, the
-        # error is not cached, and every caller already treats it as the directory's failure.
-        raise exception
+        decisions.record(request, decisions.DIRECTORY_ERROR, detail=describe(exception))
 
 
 def _directory_away(request: HttpRequest | None) -> bool:
@@ -161,7 +179,7 @@ def _directory_away(request: HttpRequest | None) -> bool:
     return decision is not None and decision.directory_away
 
 
-def _describe(error: ldap.LDAPError, *, with_info: bool = False) -> str:
+def describe(error: ldap.LDAPError, *, with_info: bool = False) -> str:
     """The error's name and libldap's description. The server's own text (``info``) only where
     libldap wrote it locally (connection and TLS failures): a server's answer may echo input."""
     fields = error.args[0] if error.args and isinstance(error.args[0], dict) else {}

@@ -40,7 +40,7 @@ import ldap.ldapobject
 from django.conf import settings
 
 from identity import tls
-from identity.directory_settings import ldap_setting
+from identity.directory_settings import current
 
 # python-ldap's answers that mean the directory is away (down, unreachable, or too slow), as
 # opposed to one that answered and said no.
@@ -132,8 +132,8 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("direct
 
 
 def operation_timeout() -> float:
-    """LDAP_TIMEOUT, as config.ldap put it into the connection options."""
-    return float(ldap_setting("CONNECTION_OPTIONS").get(ldap.OPT_TIMEOUT, 5))
+    """LDAP_TIMEOUT."""
+    return float(current().timeout)
 
 
 @contextmanager
@@ -200,12 +200,9 @@ class GuardedLDAPObject(ldap.ldapobject.SimpleLDAPObject):  # type: ignore[misc]
         """A refused certificate is only "(unknown error code)" from libldap: say which refusal."""
         if not isinstance(error, (ldap.CONNECT_ERROR, ldap.SERVER_DOWN)) or not error.args:
             return
-        options = ldap_setting("CONNECTION_OPTIONS")
+        directory = current()
         named = tls.name_tls_failure(
-            self._uri,
-            start_tls=bool(ldap_setting("START_TLS")),
-            ca_file=options.get(ldap.OPT_X_TLS_CACERTFILE),
-            timeout=min(1.0, left),
+            self._uri, start_tls=directory.start_tls, ca_file=directory.ca_cert_file, timeout=min(1.0, left)
         )
         if named and isinstance(error.args[0], dict):
             error.args[0]["info"] = named

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import ldap.dn
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
-from identity.directory_settings import configured_groups, ldap_setting
+from identity import dn
+from identity.directory_settings import current
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -18,8 +18,8 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 @register("identity")
 def check_directory_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    base_dn = ldap_setting("USER_SEARCH").base_dn
-    bind_dn, bind_password = ldap_setting("BIND_DN"), ldap_setting("BIND_PASSWORD")
+    directory = current()
+    base_dn, bind_dn = directory.base_dn, directory.bind_dn
     if not base_dn:
         errors.append(
             Error(
@@ -36,7 +36,7 @@ def check_directory_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessa
                 id="identity.E002",
             )
         )
-    elif not bind_password:
+    elif not directory.bind_password:
         errors.append(
             Error(
                 f"LDAP_BIND_DN is {bind_dn}, but LDAP_BIND_PASSWORD is empty.",
@@ -45,36 +45,36 @@ def check_directory_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessa
             )
         )
     if base_dn:
-        groups = configured_groups()
-        for variable, group in groups.items():
-            if not _is_under(group, base_dn):
+        for group in directory.groups:
+            # A value is a DN only when it ends with the base DN; anything else is a group's name
+            # (identity.dn.group_dn). A value that reads as a DN elsewhere is most likely a mistake.
+            rdns = dn.parse(group.value)
+            if rdns is not None and len(rdns) > 1 and not dn.is_under(group.value, base_dn):
                 errors.append(
-                    Error(
-                        f"{variable} names the group {group}, which is outside LDAP_BASE_DN ({base_dn}).",
+                    Warning(
+                        f"{group.variable} is {group.value!r}, which reads as a DN outside LDAP_BASE_DN ({base_dn}); "
+                        f"it is taken as a group's name: {group.dn}.",
                         hint="JumpCloud serves groups beside the users, in ou=Users: give the group's name only.",
-                        id="identity.E004",
+                        id="identity.W004",
                     )
                 )
-    uri = urlsplit(ldap_setting("SERVER_URI"))
-    if (
-        not settings.DEBUG
-        and uri.scheme == "ldap"
-        and uri.hostname not in LOCAL_HOSTS
-        and not ldap_setting("START_TLS")
-    ):
+    uri = urlsplit(directory.uri)
+    if not settings.DEBUG and uri.scheme == "ldap" and uri.hostname not in LOCAL_HOSTS and not directory.start_tls:
         errors.append(
             Error(
-                f"LDAP_URI {ldap_setting('SERVER_URI')} sends passwords in clear to another host.",
+                f"LDAP_URI {directory.uri} sends passwords in clear to another host.",
                 hint="Use ldaps://ldap.jumpcloud.com:636, or set LDAP_START_TLS=true.",
                 id="identity.E005",
             )
         )
+    if directory.scheme == "ldaps" and directory.start_tls:
+        errors.append(
+            Error(
+                f"LDAP_URI {directory.uri} is already TLS (ldaps://), and LDAP_START_TLS=true asks for TLS again: "
+                "every sign-in would fail.",
+                hint="Set LDAP_START_TLS=false with ldaps://ldap.jumpcloud.com:636, "
+                "or use ldap://ldap.jumpcloud.com:389 with LDAP_START_TLS=true.",
+                id="identity.E006",
+            )
+        )
     return errors
-
-
-def _is_under(dn: str, base_dn: str) -> bool:
-    try:
-        parts, base = ldap.dn.str2dn(dn.lower()), ldap.dn.str2dn(base_dn.lower())
-    except ldap.DECODING_ERROR:
-        return False
-    return len(parts) > len(base) and parts[-len(base) :] == base

@@ -17,13 +17,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ldap
-import ldap.dn
 from django.conf import settings
-from django_auth_ldap.backend import _LDAPUser
 
-from identity.backends import JumpCloudLDAPBackend
-from identity.directory import ATTRIBUTE_MAP
-from identity.directory_settings import configured_groups, ldap_setting, service_connection
+from identity import accounts, dn, ldap_client
+from identity.attributes import ATTRIBUTE_MAP, USERNAME_ATTRIBUTE
+from identity.directory_settings import SEARCH, current
 
 OK, FAIL, WARN, SKIP = "OK", "FAIL", "WARN", "SKIP"
 # An LDAP ExtendedRequest for StartTLS (RFC 4511 4.14.1), message id 1.
@@ -38,36 +36,31 @@ class Finding:
     fix: str = ""
 
 
-def _org_hint(dn: str) -> str:
-    organisations = [value for rdn in _safe_rdns(dn) for attribute, value, _ in rdn if attribute.lower() == "o"]
+def _org_hint(entry_dn: str) -> str:
+    rdns = dn.parse(entry_dn) or []
+    organisations = [value for rdn in rdns for attribute, value, _ in rdn if attribute.lower() == "o"]
     return f" (org id {organisations[0]})" if organisations else ""
-
-
-def _safe_rdns(dn: str) -> list[Any]:
-    try:
-        return list(ldap.dn.str2dn(dn))
-    except ldap.DECODING_ERROR:
-        return []
 
 
 class Doctor:
     def __init__(self, username: str | None = None) -> None:
         self.username = username
-        self.uri = ldap_setting("SERVER_URI").split()[0]
+        self.directory = current()
+        self.uri = self.directory.uri.split()[0]
         parts = urlsplit(self.uri)
         self.scheme = parts.scheme
         self.host = parts.hostname or "localhost"
         self.port = parts.port or (636 if self.scheme == "ldaps" else 389)
-        self.start_tls = bool(ldap_setting("START_TLS"))
-        options = ldap_setting("CONNECTION_OPTIONS")
-        self.timeout = float(options.get(ldap.OPT_NETWORK_TIMEOUT, 5))
-        self.ca_file = options.get(ldap.OPT_X_TLS_CACERTFILE)
-        self.base_dn = ldap_setting("USER_SEARCH").base_dn
+        self.start_tls = self.directory.start_tls
+        self.timeout = float(self.directory.timeout)
+        self.ca_file = self.directory.ca_cert_file
+        self.base_dn = self.directory.base_dn
         self.connection: Any = None
 
     def run(self) -> Iterator[Finding]:
         """The checks in order; each needs the ones before it."""
-        for check in (self.check_address, self.check_tls, self.check_bind, self.check_base_dn):
+        checks = (self.check_scheme, self.check_address, self.check_tls, self.check_bind, self.check_base_dn)
+        for check in checks:
             finding = check()
             yield finding
             if finding.status == FAIL:
@@ -79,6 +72,21 @@ class Doctor:
             yield from self.check_user(self.username)
 
     # -- the checks, in order ---------------------------------------------------------------
+
+    def check_scheme(self) -> Finding:
+        if self.scheme == "ldaps" and self.start_tls:
+            return Finding(
+                FAIL,
+                "TLS settings",
+                f"LDAP_URI {self.uri} is already TLS, and LDAP_START_TLS=true asks for TLS again (libldap: "
+                "TLS already started): every sign-in fails",
+                "Set LDAP_START_TLS=false with ldaps:// (port 636), "
+                "or use ldap:// (port 389) with LDAP_START_TLS=true.",
+            )
+        if self.scheme not in ("ldap", "ldaps"):
+            return Finding(FAIL, "TLS settings", f"LDAP_URI {self.uri} is not an ldap:// or ldaps:// URI")
+        how = "ldaps" if self.scheme == "ldaps" else ("StartTLS" if self.start_tls else "none")
+        return Finding(OK, "TLS settings", f"{self.scheme}:// with TLS: {how}")
 
     def check_address(self) -> Finding:
         name = f"{self.host}:{self.port}"
@@ -155,9 +163,9 @@ class Doctor:
         return Finding(OK, "TLS", text)
 
     def check_bind(self) -> Finding:
-        bind_dn = ldap_setting("BIND_DN")
+        bind_dn = self.directory.bind_dn
         try:
-            self.connection = service_connection()
+            self.connection = ldap_client.service_connection(self.directory)
         except ldap.INVALID_CREDENTIALS:
             return Finding(
                 FAIL,
@@ -191,22 +199,24 @@ class Doctor:
         return Finding(OK, "base DN", f"{self.base_dn} exists")
 
     def check_groups(self) -> Iterator[Finding]:
-        variables = configured_groups()
-        for variable, group in variables.items():
+        for group in self.directory.groups:
             try:
-                [(_, attrs)] = self.connection.search_s(group, ldap.SCOPE_BASE, attrlist=["member"])
+                [(_, attrs)] = self.connection.search_s(group.dn, ldap.SCOPE_BASE, attrlist=["member"])
             except ldap.NO_SUCH_OBJECT:
                 yield Finding(
                     FAIL,
-                    f"group {variable}",
-                    f"{group} does not exist",
+                    f"group {group.variable}",
+                    f"{group.dn} does not exist",
                     "In JumpCloud, create the group, add members and bind it to the LDAP directory "
                     "(a group appears in LDAP only then), or set the variable to an existing group's name.",
                 )
                 continue
+            except ldap.LDAPError as error:
+                yield Finding(FAIL, f"group {group.variable}", f"reading {group.dn} failed: {type(error).__name__}")
+                continue
             members = len(attrs.get("member", []))
             status = OK if members else WARN
-            yield Finding(status, f"group {variable}", f"{group}: {members} member{'s' * (members != 1)}")
+            yield Finding(status, f"group {group.variable}", f"{group.dn}: {members} member{'s' * (members != 1)}")
 
     def local_accounts(self) -> Finding:
         if settings.AUTH_LOCAL_ACCOUNTS:
@@ -214,38 +224,47 @@ class Doctor:
         return Finding(OK, "local accounts", "off (AUTH_LOCAL_ACCOUNTS=false): only directory users can sign in")
 
     def check_user(self, username: str) -> Iterator[Finding]:
-        """What ``username`` would get at sign-in, without their password (the service account reads)."""
-        ldap_user = _LDAPUser(JumpCloudLDAPBackend(), username=username)
-        if ldap_user.dn is None:
+        """What ``username`` would get at sign-in, without their password (the service account
+        reads): the decision ``identity.accounts`` makes at sign-in, sync and revalidation."""
+        name = f"user {username}"
+        try:
+            found = ldap_client.find_user(self.connection, USERNAME_ATTRIBUTE, username, self.directory)
+            group_dns = None
+            if found is not None and self.directory.group_source == SEARCH:
+                group_dns = ldap_client.group_dns_of(self.connection, found[0], self.directory)
+        except ldap.LDAPError as error:
+            yield Finding(FAIL, name, f"searching for {username} failed: {type(error).__name__}")
+            return
+        if found is None:
             yield Finding(
                 FAIL,
-                f"user {username}",
+                name,
                 f"no user with uid={username} under {self.base_dn}",
                 "In JumpCloud, check the username and that the user is bound to the LDAP directory.",
             )
             return
-        yield Finding(OK, f"user {username}", f"found: {ldap_user.dn}")
-        groups = ldap_user._get_groups()
-        flags = {flag: groups.is_member_of(dn) for flag, dn in ldap_setting("USER_FLAGS_BY_GROUP").items()}
-        if not groups.is_member_of(ldap_setting("REQUIRE_GROUP")):
+        entry = accounts.DirectoryEntry.from_ldap(found[0], found[1], group_dns)
+        account = accounts.decide(entry, self.directory)
+        yield Finding(OK, name, f"found: {found[0]}")
+        fixes = {
+            accounts.NOT_IN_APP_GROUP: "Add the user to the app group in JumpCloud.",
+            accounts.INACTIVE: "Add the user to the active group in JumpCloud.",
+            accounts.NO_STABLE_ID: f"The entry has no {self.directory.user_id_attribute}: "
+            "check LDAP_USER_ID_ATTRIBUTE.",
+            accounts.USERNAME_TOO_LONG: "Give the user a shorter username in JumpCloud (at most 150 characters).",
+        }
+        if account.allowed:
+            yield Finding(OK, name, f"would be allowed to sign in as {account.username}")
+        elif account.reason == accounts.NOT_IN_APP_GROUP:
             yield Finding(
-                FAIL,
-                f"user {username}",
-                f"would be refused: not in {ldap_setting('REQUIRE_GROUP')}",
-                "Add the user to the app group in JumpCloud.",
-            )
-        elif not flags.get("is_active", True):
-            yield Finding(
-                FAIL,
-                f"user {username}",
-                "would be refused: not in the active group",
-                "Add the user to the active group in JumpCloud.",
+                FAIL, name, f"would be refused: not in {self.directory.require_group.dn}", fixes[account.reason]
             )
         else:
-            yield Finding(OK, f"user {username}", "would be allowed to sign in")
-        yield Finding(OK, f"user {username}", "flags: " + ", ".join(f"{flag}={value}" for flag, value in flags.items()))
-        yield Finding(OK, f"user {username}", "groups: " + (", ".join(sorted(groups.get_group_names())) or "none"))
-        attrs = ldap_user.attrs
+            yield Finding(FAIL, name, f"would be refused: {account.reason}", fixes.get(account.reason, ""))
+        yield Finding(OK, name, f"stable id ({self.directory.user_id_attribute}): {account.directory_id or '-'}")
+        yield Finding(OK, name, "flags: " + ", ".join(f"{flag}={value}" for flag, value in account.flags.items()))
+        yield Finding(OK, name, "groups: " + (", ".join(sorted(account.groups)) or "none"))
+        for warning in account.warnings:
+            yield Finding(WARN, name, warning)
         for _, field, attribute in ATTRIBUTE_MAP:
-            values = attrs.get(attribute) or [""]
-            yield Finding(OK, f"user {username}", f"{field} ({attribute}): {values[0] or '-'}")
+            yield Finding(OK, name, f"{field} ({attribute}): {entry.first(attribute) or '-'}")

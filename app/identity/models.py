@@ -6,9 +6,14 @@ from django.db import models
 
 class DirectoryProfile(models.Model):
     """What JumpCloud knows about a person beyond the User fields. Written only from the
-    directory (identity.directory), at every sign-in; a row exists only for directory users."""
+    directory (identity.accounts), at sign-in, revalidation and sync; a row exists only for
+    directory users. ``directory_id`` is the person's stable id (LDAP_USER_ID_ATTRIBUTE): one
+    Django user per person for life, whatever their username becomes."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="directory_profile")
+    directory_id = models.CharField(
+        "directory ID", max_length=255, unique=True, null=True, blank=True, help_text="LDAP_USER_ID_ATTRIBUTE's value"
+    )
     dn = models.CharField("directory DN", max_length=512)
     middle_name = models.CharField(max_length=64, blank=True)
     display_name = models.CharField(max_length=255, blank=True)

@@ -1,10 +1,15 @@
-"""Live revocation: is a signed-in directory user still allowed, as far as the directory says now?
+"""Live revocation: is a signed-in user still allowed, as far as Django and the directory say now?
 
-django-auth-ldap reads the directory only at sign-in, so someone removed from the app group (or
-from ``active``) would keep their session until it expired. ``DirectoryRevalidationMiddleware``
-asks at most every ``LDAP_REVALIDATE_SECONDS`` per session: two operations (the service
-account's bind and the user search, memberOf included), beside the page rather than in front of
-it (identity.beside_the_page).
+- A session whose user is inactive in Django (``ldap_sync`` deactivated a leaver, an admin
+  unticked "active") ends at its next request, whatever the directory's state.
+- django-auth-ldap reads the directory only at sign-in, so someone removed from the app group (or
+  from ``active``) would keep their session until it expired. ``DirectoryRevalidationMiddleware``
+  asks at most every ``LDAP_REVALIDATE_SECONDS`` per session, finding the person by their stable
+  id (so a rename in JumpCloud follows them) and deciding with ``identity.accounts``, as the
+  sign-in and ``ldap_sync`` do: two operations (the service account's bind and the search,
+  memberOf included); changes (flags, groups, a new username) are saved. The directory is read
+  beside the page, never in front of it for longer than ``LDAP_REVALIDATE_WAIT_SECONDS``
+  (identity.beside_the_page); an outage defers the check by ``RETRY_SECONDS``.
 """
 
 from __future__ import annotations
@@ -16,48 +21,98 @@ from typing import Any
 
 import ldap
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model, logout
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user_model, logout
+from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django_auth_ldap.backend import _LDAPUser
 
-from identity import beside_the_page, decisions
-from identity.backends import JumpCloudLDAPBackend, forget_cached_dn
-from identity.directory_settings import ldap_setting
+from identity import accounts, beside_the_page, breaker, decisions, ldap_client
+from identity.attributes import USERNAME_ATTRIBUTE
+from identity.backends import JumpCloudLDAPBackend, describe
+from identity.directory_settings import SEARCH, current
+from identity.ldap_client import RawEntry
+from identity.models import DirectoryProfile
 
 log = logging.getLogger(__name__)
 DIRECTORY_BACKEND = f"{JumpCloudLDAPBackend.__module__}.{JumpCloudLDAPBackend.__qualname__}"
 CHECKED_AT = "identity.revalidated_at"
+GONE = "gone from the directory"
 RETRY_SECONDS = 30
 
 
-def _still_allowed_in_background(username: str) -> bool | None:
-    """issue 12 hook: still_allowed from a pool thread, with a request of its own to carry the
-    reason django-auth-ldap's ldap_error gives (identity.decisions)."""
-    try:
-        return still_allowed(HttpRequest(), username)
-    finally:
-        # django-auth-ldap caches a failed DN lookup as "no such user"; a sign-in of the same
-        # person racing this check must not find that.
-        forget_cached_dn(username)
+def directory_verdict(user: User) -> tuple[bool | None, str]:
+    """``(allowed, reason)`` as the directory answers now: ``allowed`` is None when it cannot
+    answer (``reason`` then names the LDAP error). The account's changes are saved."""
+    return decide(user, read_entry(*_whom(user)))
 
 
-def still_allowed(request: HttpRequest, username: str) -> bool | None:
-    """True or False as the directory answers now; None when it cannot answer."""
-    forget_cached_dn(username)
-    ldap_user = _LDAPUser(JumpCloudLDAPBackend(), username=username, request=request)
+# issue 12 hooks: the verdict in two halves, so the directory half (read_entry) can run beside the
+# page (identity.beside_the_page) while the database half (decide) runs wherever the answer lands.
+Reading = tuple[RawEntry | None, list[str] | None] | str  # (entry, group DNs), or the LDAP error
+
+
+def _whom(user: User) -> tuple[str | None, str]:
+    profile = DirectoryProfile.objects.filter(user=user).first()
+    return (profile.directory_id if profile is not None else None) or None, user.get_username()
+
+
+def read_entry(directory_id: str | None, username: str) -> Reading:
+    """The person's entry (found by stable id, or by username for a user from before stable ids)
+    and, with LDAP_GROUP_SOURCE=search, their group DNs; or the LDAP error's description. Touches
+    the directory only, through the circuit breaker and within one LDAP_TIMEOUT."""
+    directory = current()
     try:
-        if ldap_user.dn is None:
-            decision = decisions.recorded(request)
-            return None if decision is not None and decision.directory_away else False
-        ldap_user._check_requirements()
-        active_dn = ldap_setting("USER_FLAGS_BY_GROUP")["is_active"]
-        allowed: bool = ldap_user._get_groups().is_member_of(active_dn)
-        return allowed
-    except ldap_user.AuthenticationFailed:
-        return False
-    except ldap.LDAPError:
-        return None
+        with breaker.deadline():
+            connection = ldap_client.service_connection(directory, initialize=breaker.GUARDED_LDAP.initialize)
+            try:
+                if directory_id:
+                    found = ldap_client.find_user(connection, directory.user_id_attribute, directory_id, directory)
+                else:  # a directory user from before stable ids
+                    found = ldap_client.find_user(connection, USERNAME_ATTRIBUTE, username, directory)
+                group_dns = (
+                    ldap_client.group_dns_of(connection, found[0], directory)
+                    if found is not None and directory.group_source == SEARCH
+                    else None
+                )
+            finally:
+                connection.unbind_s()
+    except ldap.LDAPError as error:
+        return describe(error)
+    return found, group_dns
+
+
+def decide(user: User, reading: Reading) -> tuple[bool | None, str]:
+    """What ``read_entry``'s answer means for ``user``, with the account's changes saved."""
+    if isinstance(reading, str):
+        return None, reading
+    found, group_dns = reading
+    if found is None:
+        return False, GONE
+    directory = current()
+    account = accounts.decide(accounts.DirectoryEntry.from_ldap(found[0], found[1], group_dns), directory)
+    accounts.log_warnings(account)
+    if account.mirrored:
+        try:
+            accounts.save(account)
+        except accounts.AccountConflict as conflict:
+            return False, str(conflict)
+    elif not account.refusal:
+        accounts.deactivate(account)
+    return account.allowed, account.reason
+
+
+def _decide_late(user_pk: Any, reading: Reading) -> None:
+    """The answer came after the page stopped waiting (a pool thread): a "no" marks the user
+    inactive, so the session ends at its next request in whichever process serves it."""
+    user = get_user_model()._default_manager.filter(pk=user_pk).first()
+    if user is None:
+        return
+    allowed, reason = decide(user, reading)
+    if allowed is False:
+        get_user_model()._default_manager.filter(pk=user_pk).update(is_active=False)
+        decisions.log(
+            None, "ended", user.get_username(), decisions.Decision("no longer allowed by the directory", reason)
+        )
 
 
 class DirectoryRevalidationMiddleware:
@@ -65,21 +120,30 @@ class DirectoryRevalidationMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self._inactive_directory_user(request):
-            return self._end(request, "inactive")
-        if self._due(request):
+        if SESSION_KEY in request.session and not request.user.is_authenticated:
+            self._end_session_of_inactive_user(request)
+        elif self._due(request):
             username = request.user.get_username()
-            # issue 12 hook: the check runs beside the page and never holds it longer than
-            # LDAP_REVALIDATE_WAIT_SECONDS; a later "no" marks the user inactive (above).
-            verdict = beside_the_page.verdict(username, _still_allowed_in_background)
-            if verdict is False:
-                get_user_model()._default_manager.filter(username=username).update(is_active=False)
-                return self._end(request, "no longer allowed by the directory")
-            if verdict is None or verdict == beside_the_page.PENDING:
+            user: User = request.user  # type: ignore[assignment]
+            # issue 12 hook: the directory half runs beside the page, which waits for it at most
+            # LDAP_REVALIDATE_WAIT_SECONDS; a later answer is acted on by _decide_late.
+            whom = _whom(user)
+            reading = beside_the_page.answer(
+                username, lambda: read_entry(*whom), late=lambda late_reading: _decide_late(user.pk, late_reading)
+            )
+            if reading is beside_the_page.PENDING:
+                allowed, reason = None, "no answer yet"
+            else:
+                allowed, reason = decide(user, reading)
+            if allowed is False:
+                logout(request)
+                decisions.log(
+                    request, "ended", username, decisions.Decision("no longer allowed by the directory", reason)
+                )
+                return redirect_to_login(request.get_full_path())
+            if allowed is None:
                 log.warning(
-                    "could not revalidate %r: the directory did not answer%s; the session goes on",
-                    username,
-                    " in time" if verdict == beside_the_page.PENDING else "",
+                    "could not revalidate %r: the directory did not answer (%s); the session goes on", username, reason
                 )
                 # An outage defers the check, by a short while rather than a whole interval.
                 retry_in = min(RETRY_SECONDS, settings.LDAP_REVALIDATE_SECONDS)
@@ -89,20 +153,15 @@ class DirectoryRevalidationMiddleware:
         return self.get_response(request)
 
     @staticmethod
-    def _end(request: HttpRequest, reason: str) -> HttpResponse:
-        username = request.user.get_username()
-        logout(request)
-        decisions.log(request, "ended", username, decisions.Decision(reason))
-        return redirect_to_login(request.get_full_path())
-
-    @staticmethod
-    def _inactive_directory_user(request: HttpRequest) -> bool:
-        """issue 12 hook (overlaps issue 11's "inactive users keep their session"): django-auth-ldap
-        loads a session's user without looking at is_active, so it is looked at here."""
-        return bool(
-            request.user.is_authenticated
-            and request.session.get(BACKEND_SESSION_KEY) == DIRECTORY_BACKEND
-            and not request.user.is_active
+    def _end_session_of_inactive_user(request: HttpRequest) -> None:
+        """The session names a user the backends no longer return: inactive, or deleted."""
+        row = get_user_model()._default_manager.filter(pk=request.session[SESSION_KEY]).values_list("username").first()
+        request.session.flush()
+        decisions.log(
+            request,
+            "ended",
+            row[0] if row else "-",
+            decisions.Decision(decisions.INACTIVE, "the session's user is inactive in Django"),
         )
 
     @staticmethod

@@ -6,11 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import ldap
 from django.conf import settings
 
 from identity import tls
-from identity.directory_settings import ldap_setting
+from identity.directory_settings import current
 from identity.doctor import FAIL, Doctor
 
 
@@ -29,11 +28,9 @@ def probe() -> Probe:
         finding = check()
         if finding.status == FAIL:
             elapsed = (time.monotonic() - started) * 1000
+            directory = current()
             named = tls.name_tls_failure(
-                ldap_setting("SERVER_URI"),
-                start_tls=bool(ldap_setting("START_TLS")),
-                ca_file=ldap_setting("CONNECTION_OPTIONS").get(ldap.OPT_X_TLS_CACERTFILE),
-                timeout=2,
+                directory.uri, start_tls=directory.start_tls, ca_file=directory.ca_cert_file, timeout=2
             )
             return Probe(False, elapsed, f"{finding.text} ({named})" if named else finding.text)
     doctor.connection.unbind_s()
@@ -42,22 +39,18 @@ def probe() -> Probe:
 
 def effective_configuration() -> list[tuple[str, Any]]:
     """The directory settings in force, secrets left out."""
-    options = ldap_setting("CONNECTION_OPTIONS")
-    flags = ldap_setting("USER_FLAGS_BY_GROUP")
+    directory = current()
     return [
-        ("LDAP_URI", ldap_setting("SERVER_URI")),
-        ("LDAP_START_TLS", ldap_setting("START_TLS")),
-        ("LDAP_CA_CERT_FILE", options.get(ldap.OPT_X_TLS_CACERTFILE) or "system CAs"),
-        ("LDAP_BASE_DN", ldap_setting("USER_SEARCH").base_dn),
-        ("LDAP_BIND_DN", ldap_setting("BIND_DN")),
-        ("LDAP_BIND_PASSWORD", "set (not shown)" if ldap_setting("BIND_PASSWORD") else "EMPTY"),
-        ("LDAP_REQUIRE_GROUP", ldap_setting("REQUIRE_GROUP")),
-        ("LDAP_ACTIVE_GROUP", flags.get("is_active")),
-        ("LDAP_STAFF_GROUP", flags.get("is_staff")),
-        ("LDAP_SUPERUSER_GROUP", flags.get("is_superuser")),
-        ("LDAP_GROUP_SOURCE", type(ldap_setting("GROUP_TYPE")).__name__),
-        ("LDAP_TIMEOUT", f"{options.get(ldap.OPT_NETWORK_TIMEOUT)} s"),
-        ("LDAP_CACHE_TIMEOUT", f"{ldap_setting('CACHE_TIMEOUT')} s"),
+        ("LDAP_URI", directory.uri),
+        ("LDAP_START_TLS", directory.start_tls),
+        ("LDAP_CA_CERT_FILE", directory.ca_cert_file or "system CAs"),
+        ("LDAP_BASE_DN", directory.base_dn),
+        ("LDAP_BIND_DN", directory.bind_dn),
+        ("LDAP_BIND_PASSWORD", "set (not shown)" if directory.bind_password else "EMPTY"),
+        *((group.variable, group.dn) for group in directory.groups),
+        ("LDAP_GROUP_SOURCE", directory.group_source),
+        ("LDAP_USER_ID_ATTRIBUTE", directory.user_id_attribute),
+        ("LDAP_TIMEOUT", f"{directory.timeout} s"),
         ("LDAP_REVALIDATE_SECONDS", f"{settings.LDAP_REVALIDATE_SECONDS} s"),
         ("LDAP_SYNC_MAX_DEACTIVATE_PERCENT", f"{settings.LDAP_SYNC_MAX_DEACTIVATE_PERCENT} %"),
     ]

@@ -40,7 +40,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from identity import decisions
-from identity.directory_settings import ldap_setting
+from identity.directory_settings import current
 from identity.models import GuessInFlight
 
 COUNTED = "identity_guess_in_flight"
@@ -58,7 +58,7 @@ def canonical(username: str) -> str:
 def service_account_uid() -> str:
     """The ``uid`` in LDAP_BIND_DN (the value of its first RDN), as a username would be typed."""
     try:
-        rdn = ldap.dn.str2dn(ldap_setting("BIND_DN"))[0]
+        rdn = ldap.dn.str2dn(current().bind_dn)[0]
     except (ldap.DECODING_ERROR, IndexError):
         return ""
     return canonical(str(rdn[0][1]))

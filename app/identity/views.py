@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from identity import status
-from identity.directory import ATTRIBUTE_MAP, USER
+from identity.attributes import ATTRIBUTE_MAP, USER
 from identity.forms import SignInForm
 from identity.models import DirectoryProfile, DirectorySync
 

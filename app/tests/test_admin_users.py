@@ -63,3 +63,11 @@ def test_local_account_page_stays_editable(admin_client: Client) -> None:
     html = admin_client.get(f"/admin/auth/user/{breakglass.pk}/change/").content.decode()
     assert re.search(r'<input[^>]+name="first_name"', html)
     assert SOURCE_NOTE not in html
+
+
+@pytest.mark.parametrize("term", ["JOSÉ", "jose\u0301", "José"])
+def test_user_list_search_finds_the_canonical_username(admin_client: Client, term: str) -> None:
+    User.objects.create_user("josé")  # the canonical form: NFC, case folded
+    html = admin_client.get("/admin/auth/user/", {"q": term}).content.decode()
+    assert ">josé</a>" in html
+    assert ">linus</a>" not in html

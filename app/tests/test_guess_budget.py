@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
+from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.db.models import F
-from django.test import Client, override_settings
+from django.test import Client, RequestFactory, override_settings
 from django.utils import timezone
 from identity.forms import GENERIC_ERROR, TOO_MANY_AT_ONCE_ERROR, username_lockout_error
 from identity.models import GuessInFlight
@@ -118,4 +119,11 @@ def test_an_inactive_account_leaves_nothing_in_flight(client: Client) -> None:
         response = sign_in(client, ken.uid, ken.password)
         assert response.status_code == 200
         assert GENERIC_ERROR in response.content.decode()
+    assert not GuessInFlight.objects.exists()
+
+
+def test_an_accepted_password_leaves_nothing_in_flight_without_login() -> None:
+    # authenticate() without login(), as a script or the property test calls it: no signal fires.
+    for _ in range(BUDGET + 1):
+        assert authenticate(RequestFactory().post("/login/"), username=GRACE.uid, password=GRACE.password) is not None
     assert not GuessInFlight.objects.exists()

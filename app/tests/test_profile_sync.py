@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from identity.directory import ATTRIBUTE_MAP, PROFILE
+from identity.attributes import ATTRIBUTE_MAP, PROFILE
 from identity.models import DirectoryProfile
 
 from ldap_seed import user_dn
@@ -40,7 +40,7 @@ def test_first_sign_in_fills_every_mapped_field() -> None:
 
 def test_every_profile_field_is_in_the_map() -> None:
     mapped = {field for target, field, _ in ATTRIBUTE_MAP if target == PROFILE}
-    model_fields = {f.name for f in DirectoryProfile._meta.fields} - {"id", "user", "dn", "synced_at"}
+    model_fields = {f.name for f in DirectoryProfile._meta.fields} - {"id", "user", "dn", "directory_id", "synced_at"}
     assert mapped == model_fields
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import ldap
 import pytest
 from config.env import env_bool, env_int, env_list, env_secret
-from config.ldap import auth_ldap_settings, connection_options, group_dn
 from django.core.exceptions import ImproperlyConfigured
+from identity.directory_settings import DirectorySettings
+from identity.dn import group_dn
 
 from ldap_seed.directory import JumpCloudDirectory
 from tests.helpers import directory_environment
@@ -24,7 +25,7 @@ def env(monkeypatch: pytest.MonkeyPatch, directory: JumpCloudDirectory) -> pytes
 def test_missing_uri_names_the_variable(env: pytest.MonkeyPatch) -> None:
     env.delenv("LDAP_URI")
     with pytest.raises(ImproperlyConfigured, match="LDAP_URI"):
-        auth_ldap_settings()
+        DirectorySettings.from_environment()
 
 
 @pytest.mark.parametrize(("value", "expected"), [("true", True), ("On", True), ("0", False), ("no", False)])
@@ -76,27 +77,32 @@ def test_secret_and_secret_file_together_are_refused(monkeypatch: pytest.MonkeyP
 def test_missing_ca_file_is_refused_at_start(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     env.setenv("LDAP_CA_CERT_FILE", str(tmp_path / "nope.crt"))
     with pytest.raises(ImproperlyConfigured, match="LDAP_CA_CERT_FILE"):
-        auth_ldap_settings()
+        DirectorySettings.from_environment()
 
 
 def test_group_names_are_configurable_and_escaped(env: pytest.MonkeyPatch) -> None:
     env.setenv("LDAP_REQUIRE_GROUP", "Ops, Tier+1")
     env.setenv("LDAP_STAFF_GROUP", "Admins")
-    settings = auth_ldap_settings()
-    base = settings["AUTH_LDAP_USER_SEARCH"].base_dn
-    assert settings["AUTH_LDAP_REQUIRE_GROUP"] == f"cn=Ops\\, Tier\\+1,{base}"
-    assert settings["AUTH_LDAP_USER_FLAGS_BY_GROUP"]["is_staff"] == f"cn=Admins,{base}"
+    directory = DirectorySettings.from_environment()
+    base = directory.base_dn
+    assert directory.require_group.dn == f"cn=Ops\\, Tier\\+1,{base}"
+    assert directory.staff_group.dn == f"cn=Admins,{base}"
     assert group_dn("Django App", base) == f"cn=Django App,{base}"
 
 
-def test_tls_options_end_with_a_new_context() -> None:
-    options = list(connection_options(5, "/etc/ssl/ca.pem"))
+def test_tls_options_end_with_a_new_context(env: pytest.MonkeyPatch) -> None:
+    options = list(DirectorySettings.from_environment().connection_options())
     assert options[-1] == ldap.OPT_X_TLS_NEWCTX
     assert options.index(ldap.OPT_X_TLS_CACERTFILE) < options.index(ldap.OPT_X_TLS_NEWCTX)
-    assert connection_options(5, None)[ldap.OPT_X_TLS_REQUIRE_CERT] == ldap.OPT_X_TLS_DEMAND
+    env.delenv("LDAP_CA_CERT_FILE")
+    assert (
+        DirectorySettings.from_environment().connection_options()[ldap.OPT_X_TLS_REQUIRE_CERT] == ldap.OPT_X_TLS_DEMAND
+    )
 
 
 def test_user_search_never_asks_for_passwords(env: pytest.MonkeyPatch) -> None:
-    attributes = [a.lower() for a in auth_ldap_settings()["AUTH_LDAP_USER_SEARCH"].attrlist]
+    attributes = [
+        a.lower() for a in DirectorySettings.from_environment().auth_ldap_settings()["AUTH_LDAP_USER_SEARCH"].attrlist
+    ]
     assert "userpassword" not in attributes
     assert "memberof" in attributes

@@ -25,8 +25,9 @@ def test_the_test_configuration_passes(directory: JumpCloudDirectory) -> None:
         ({"LDAP_BASE_DN": ""}, "identity.E001"),
         ({"LDAP_BIND_DN": ""}, "identity.E002"),
         ({"LDAP_BIND_PASSWORD": ""}, "identity.E003"),
-        ({"LDAP_STAFF_GROUP": "cn=staff,ou=Groups,dc=example,dc=com"}, "identity.E004"),
+        ({"LDAP_STAFF_GROUP": "cn=staff,ou=Groups,dc=example,dc=com"}, "identity.W004"),
         ({"LDAP_URI": "ldap://ldap.jumpcloud.com:389", "LDAP_START_TLS": "false"}, "identity.E005"),
+        ({"LDAP_URI": "ldaps://ldap.jumpcloud.com:636", "LDAP_START_TLS": "true"}, "identity.E006"),
     ],
 )
 def test_each_mistake_has_its_own_check(
@@ -39,6 +40,11 @@ def test_plain_ldap_is_fine_with_starttls_or_to_this_machine(directory: JumpClou
     assert ids_for(directory, LDAP_URI="ldap://ldap.jumpcloud.com:389", LDAP_START_TLS="true") == []
     assert ids_for(directory, LDAP_URI="ldap://127.0.0.1:3389", LDAP_START_TLS="false") == []
     assert ids_for(directory, LDAP_URI="ldaps://ldap.jumpcloud.com:636", LDAP_START_TLS="false") == []
+
+
+@pytest.mark.parametrize("name", ["Tier=1", "R&D, Europe", "a+b", "Ops (EU)", "cn=Staff"])
+def test_group_names_with_dn_characters_are_names(directory: JumpCloudDirectory, name: str) -> None:
+    assert ids_for(directory, LDAP_STAFF_GROUP=name) == []
 
 
 def test_group_given_as_a_dn_inside_the_base_is_accepted(directory: JumpCloudDirectory) -> None:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('identity', '0002_directorysync'),
+        ('identity', '0003_directory_id'),
     ]
 
     operations = [

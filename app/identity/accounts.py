@@ -1,0 +1,336 @@
+"""The account decision: who a JumpCloud person is in Django, and what they may do here.
+
+Every path that turns a directory entry into Django state calls this module and nothing else does
+it: the sign-in (``identity.backends``), ``ldap_sync`` (``identity.sync``, in bulk), the session
+revalidation, ``ldap_doctor --user`` and the lockout's username.
+
+- **Who**: a person is one Django user for life, keyed on a stable attribute of their entry
+  (``LDAP_USER_ID_ATTRIBUTE``: ``uidNumber`` by default, which JumpCloud assigns to every user;
+  ``entryUUID`` where the directory serves it), stored on ``DirectoryProfile.directory_id``. Their
+  username is the entry's own ``uid`` (the one in its RDN when it has several), in canonical form:
+  Unicode NFC, case folded (``canonical_username``). A rename in JumpCloud renames the Django user.
+- **What**: members of the app group get a Django user; ``is_active``/``is_staff``/``is_superuser``
+  come from membership of the configured groups, compared as DNs (letter case and escaping do not
+  matter, ``identity.dn``); the user's groups directly under the base DN are mirrored as Django
+  groups named by the group's ``cn``.
+- **Limits**: values longer than their column are clipped, except an email address, which is left
+  empty (a clipped address is a wrong address); a username or stable id too long for its column
+  refuses the entry. Each is a warning naming the user and the attribute.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group, User
+from django.db import IntegrityError, models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from identity import decisions, dn
+from identity.attributes import ATTRIBUTE_MAP, MEMBER_OF_ATTRIBUTE, USER, USERNAME_ATTRIBUTE
+from identity.directory_settings import DirectorySettings, current
+from identity.models import DirectoryProfile
+
+log = logging.getLogger(__name__)
+
+# Why an entry cannot be (or may not be) a signed-in Django user, in the audit log's words.
+NO_USERNAME = decisions.NO_USERNAME
+USERNAME_TOO_LONG = decisions.USERNAME_TOO_LONG
+NO_STABLE_ID = decisions.NO_STABLE_ID
+NOT_IN_APP_GROUP = decisions.NOT_IN_APP_GROUP
+INACTIVE = decisions.INACTIVE
+USERNAME_TAKEN = decisions.USERNAME_TAKEN
+
+FLAGS = ("is_active", "is_staff", "is_superuser")
+USERNAME_MAX_LENGTH: int = User._meta.get_field("username").max_length or 150
+GROUP_NAME_MAX_LENGTH: int = Group._meta.get_field("name").max_length or 150
+DIRECTORY_ID_MAX_LENGTH: int = DirectoryProfile._meta.get_field("directory_id").max_length or 255
+
+
+def canonical_username(value: str) -> str:
+    """The one spelling of a username everywhere (sign-in, sync, lockout, admin search): surrounding
+    spaces dropped, Unicode NFC, case folded as LDAP's caseIgnoreMatch folds ``uid`` (RFC 4518)."""
+    return dn.fold(value.strip())
+
+
+def lockout_username(request: HttpRequest | None, credentials: Mapping[str, Any] | None) -> str:
+    """django-axes' ``AXES_USERNAME_CALLABLE``: the canonical form of the username typed, so every
+    spelling that reaches one directory entry (``GRACE``, ``grace``, NFD ``josé``) shares a counter."""
+    typed = (credentials or {}).get("username")
+    if typed is None and request is not None:
+        typed = request.POST.get("username")
+    return canonical_username(unicodedata.normalize("NFKC", str(typed or "")))
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """A user entry as the directory gave it: ``attrs`` maps lower-case attribute names to text
+    values; ``group_dns`` are the user's groups (memberOf, or the groups a search found)."""
+
+    dn: str
+    attrs: Mapping[str, Sequence[str]]
+    group_dns: tuple[str, ...]
+
+    @classmethod
+    def from_ldap(
+        cls, entry_dn: str, attrs: Mapping[str, Sequence[bytes | str]], group_dns: Iterable[str] | None = None
+    ) -> DirectoryEntry:
+        """From python-ldap's ``(dn, attrs)`` (bytes values) or django-auth-ldap's (text values).
+        ``group_dns`` None: the groups are the entry's own memberOf values."""
+        decoded = {
+            name.lower(): [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
+            for name, values in attrs.items()
+        }
+        groups = decoded.get(MEMBER_OF_ATTRIBUTE.lower(), []) if group_dns is None else group_dns
+        return cls(entry_dn, decoded, tuple(groups))
+
+    def values(self, attribute: str) -> Sequence[str]:
+        return self.attrs.get(attribute.lower(), ())
+
+    def first(self, attribute: str) -> str:
+        values = self.values(attribute)
+        return values[0] if values else ""
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the directory entry means for Django. ``refusal`` is set when the entry cannot be a
+    Django user at all; otherwise ``is_member`` says whether it should be one, ``allowed`` whether
+    it may sign in. ``user_values``/``profile_values`` are the columns to hold, already clipped."""
+
+    dn: str
+    username: str
+    directory_id: str
+    is_member: bool
+    flags: dict[str, bool]
+    groups: frozenset[str]
+    user_values: dict[str, str]
+    profile_values: dict[str, str]
+    warnings: tuple[str, ...] = ()
+    refusal: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return not self.refusal and self.is_member and self.flags["is_active"]
+
+    @property
+    def mirrored(self) -> bool:
+        """Should a Django user hold this person (active or not)?"""
+        return not self.refusal and self.is_member
+
+    @property
+    def reason(self) -> str:
+        """Why the person may not sign in; "" when they may."""
+        if self.refusal:
+            return self.refusal
+        if not self.is_member:
+            return NOT_IN_APP_GROUP
+        return "" if self.flags["is_active"] else INACTIVE
+
+    def user_row(self) -> dict[str, Any]:
+        return {"username": self.username, **self.flags, **self.user_values}
+
+    def profile_row(self) -> dict[str, Any]:
+        return {"dn": self.dn, "directory_id": self.directory_id, **self.profile_values}
+
+
+def decide(entry: DirectoryEntry, directory: DirectorySettings | None = None) -> Account:
+    """The account for ``entry`` under the settings in force. Pure: reads nothing else, writes
+    nothing, raises nothing; problems are in ``refusal`` and ``warnings``."""
+    directory = directory or current()
+    username = canonical_username(_username_value(entry))
+    label = username[:40] or entry.dn
+    warnings: list[str] = []
+    refusal = ""
+    directory_id = entry.first(directory.user_id_attribute).strip()
+    if not username:
+        refusal = NO_USERNAME
+    elif len(username) > USERNAME_MAX_LENGTH:
+        refusal = USERNAME_TOO_LONG
+        warnings.append(
+            f"{label}...: uid is {len(username)} characters, over the {USERNAME_MAX_LENGTH} a username holds"
+        )
+    elif not directory_id or len(directory_id) > DIRECTORY_ID_MAX_LENGTH:
+        refusal = NO_STABLE_ID
+        warnings.append(f"{label}: no usable {directory.user_id_attribute} (LDAP_USER_ID_ATTRIBUTE)")
+
+    keys = {dn.dn_key(group) for group in entry.group_dns}
+    keys.discard(None)
+    flags = {flag: dn.dn_key(group.dn) in keys for flag, group in directory.flag_groups.items()}
+    is_member = dn.dn_key(directory.require_group.dn) in keys
+    groups = set()
+    for group in entry.group_dns:
+        name = dn.first_value(group) if dn.is_under(group, directory.base_dn, directly=True) else None
+        if not name:
+            continue
+        if len(name) > GROUP_NAME_MAX_LENGTH:
+            warnings.append(
+                f"{label}: group {name[:40]}... is not mirrored: its name is over {GROUP_NAME_MAX_LENGTH} characters"
+            )
+            continue
+        groups.add(name)
+
+    user_values: dict[str, str] = {}
+    profile_values: dict[str, str] = {}
+    for target, field_name, attribute in ATTRIBUTE_MAP:
+        model = User if target == USER else DirectoryProfile
+        value = _fit(entry.first(attribute), model._meta.get_field(field_name), label, attribute, warnings)
+        (user_values if target == USER else profile_values)[field_name] = value
+    stored_dn = _fit(entry.dn.lower(), DirectoryProfile._meta.get_field("dn"), label, "DN", warnings)
+    return Account(
+        dn=stored_dn,
+        username=username,
+        directory_id=directory_id,
+        is_member=is_member,
+        flags=flags,
+        groups=frozenset(groups),
+        user_values=user_values,
+        profile_values=profile_values,
+        warnings=tuple(warnings),
+        refusal=refusal,
+    )
+
+
+def _username_value(entry: DirectoryEntry) -> str:
+    """The entry's own uid: the value in its RDN when the entry has several, else the first."""
+    values = list(entry.values(USERNAME_ATTRIBUTE))
+    rdns = dn.parse(entry.dn)
+    if rdns and len(values) > 1:
+        in_rdn = [value for attribute, value, _ in rdns[0] if attribute.lower() == USERNAME_ATTRIBUTE]
+        for value in values:
+            if in_rdn and dn.fold(value) == dn.fold(in_rdn[0]):
+                return value
+    return values[0] if values else ""
+
+
+def _fit(value: str, model_field: Any, label: str, attribute: str, warnings: list[str]) -> str:
+    """``value`` as its column can hold it: clipped to ``max_length``; an email address that does
+    not fit is left empty, since a clipped address is a wrong one."""
+    limit = model_field.max_length
+    if not limit or len(value) <= limit:
+        return value
+    if isinstance(model_field, models.EmailField):
+        warnings.append(f"{label}: {attribute} left empty: {len(value)} characters, over the column's {limit}")
+        return ""
+    warnings.append(f"{label}: {attribute} clipped from {len(value)} to {limit} characters")
+    return value[:limit]
+
+
+def log_warnings(account: Account) -> None:
+    for warning in account.warnings:
+        log.warning("directory entry %s", warning)
+
+
+# -- Django state ------------------------------------------------------------------------------
+
+
+class AccountConflict(Exception):
+    """The account's username is held by another Django user (a local account, or a directory user
+    with another stable id). Nothing was written."""
+
+
+def find_user(account: Account) -> User | None:
+    """The Django user holding ``account``: by stable id; else a directory user from before stable
+    ids (a profile without one) with the same username."""
+    profile = DirectoryProfile.objects.select_related("user").filter(directory_id=account.directory_id).first()
+    if profile is not None:
+        return profile.user
+    return (
+        User.objects.select_related("directory_profile")
+        .filter(username=account.username, directory_profile__isnull=False, directory_profile__directory_id=None)
+        .first()
+    )
+
+
+def changed_fields(instance: models.Model, row: Mapping[str, Any]) -> list[str]:
+    """The names of the fields of ``instance`` whose values differ from ``row``; sets them."""
+    changed = [name for name, value in row.items() if getattr(instance, name) != value]
+    for name in changed:
+        setattr(instance, name, row[name])
+    return changed
+
+
+def save(account: Account) -> User:
+    """Create or bring up to date the Django user, profile and groups of ``account`` (which must be
+    ``mirrored``), in one transaction; rows that did not change are not written. Raises
+    ``AccountConflict`` when the username belongs to another account."""
+    assert account.mirrored, account.reason
+    try:
+        with transaction.atomic():
+            return _save(account)
+    except IntegrityError:
+        # Two first sign-ins of one person at once: the other request created the rows first.
+        with transaction.atomic():
+            return _save(account)
+
+
+def _save(account: Account) -> User:
+    user = find_user(account)
+    if user is None:
+        if User.objects.filter(username=account.username).exists():
+            raise AccountConflict(USERNAME_TAKEN)
+        user = User(password=make_password(None), **account.user_row())
+        user.save()
+    else:
+        if user.username != account.username and User.objects.filter(username=account.username).exists():
+            raise AccountConflict(USERNAME_TAKEN)
+        changed = changed_fields(user, account.user_row())
+        if changed:
+            user.save(update_fields=changed)
+    profile = DirectoryProfile.objects.filter(user=user).first()
+    if profile is None:
+        DirectoryProfile.objects.create(user=user, synced_at=timezone.now(), **account.profile_row())
+    else:
+        changed = changed_fields(profile, account.profile_row())
+        if changed:
+            profile.synced_at = timezone.now()
+            profile.save(update_fields=[*changed, "synced_at"])
+    mirror_groups({user.pk: account.groups})
+    return user
+
+
+def mirror_groups(wanted: Mapping[int, frozenset[str]]) -> set[int]:
+    """Each user's Django groups (by user key) made exactly ``wanted``'s names, creating groups as
+    needed. Returns the keys of the users whose groups changed."""
+    names = set().union(*wanted.values()) if wanted else set()
+    Group.objects.bulk_create([Group(name=name) for name in names], ignore_conflicts=True)
+    group_ids = dict(Group.objects.filter(name__in=names).values_list("name", "id"))
+    through = User.groups.through
+    current_ids: dict[int, set[int]] = {}
+    keys = list(wanted)
+    for start in range(0, len(keys), 1000):  # bounded IN lists: SQLite limits a statement's parameters
+        rows = through.objects.filter(user_id__in=keys[start : start + 1000]).values_list("user_id", "group_id")
+        for user_id, group_id in rows:
+            current_ids.setdefault(user_id, set()).add(group_id)
+    additions, removals, changed = [], [], set()
+    for user_id, group_names in wanted.items():
+        target = {group_ids[name] for name in group_names}
+        have = current_ids.get(user_id, set())
+        if target == have:
+            continue
+        changed.add(user_id)
+        additions += [through(user_id=user_id, group_id=g) for g in target - have]
+        removals += [(user_id, g) for g in have - target]
+    through.objects.bulk_create(additions, batch_size=1000, ignore_conflicts=True)
+    for user_id, group_id in removals:
+        through.objects.filter(user_id=user_id, group_id=group_id).delete()
+    return changed
+
+
+def deactivate(account: Account) -> bool:
+    """The Django user of a person the directory no longer lets in (left the app group) made
+    inactive, as ``ldap_sync`` would. Returns whether a row changed."""
+    if account.refusal:
+        return False
+    user = find_user(account)
+    if user is None or not user.is_active:
+        return False
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    return True
