@@ -2,7 +2,8 @@
 
 The directory half of the check (identity.revalidation.read_entry: a bind and a search) goes to a
 small pool of threads per process. The page waits for its answer at most
-``LDAP_REVALIDATE_WAIT_SECONDS`` (0.25 s), which a directory that answers normally meets, so the
+``LDAP_REVALIDATE_WAIT_SECONDS`` (0.25 s; not at all while the directory looks away), which a
+directory that answers normally meets, so the
 usual case ends a revoked session at the very request that found it. A directory that is slow or
 frozen costs the page no more than that: the page goes on, and an answer that comes later is
 still acted on, in the pool thread, by the ``late`` callback (a "no" marks the user inactive, so
@@ -19,6 +20,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+
+from identity import breaker
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,9 @@ def answer(key: str, read: Callable[[], Any], *, late: Callable[[Any], None]) ->
         if running is None:
             running = _in_flight[key] = _Check(key, late)
             _pool.submit(_run, running, read)
-    if running.answered.wait(settings.LDAP_REVALIDATE_WAIT_SECONDS):
+    # The directory looks away (identity.breaker): the page does not wait at all.
+    wait = 0.0 if breaker.directory_looks_away() else settings.LDAP_REVALIDATE_WAIT_SECONDS
+    if running.answered.wait(wait):
         return running.answer
     with _lock:
         if running.answered.is_set():

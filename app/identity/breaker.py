@@ -101,13 +101,19 @@ class CircuitBreaker:
 
 
 DIRECTORY = CircuitBreaker(lambda: float(settings.LDAP_BREAKER_SECONDS))
-SLOT_WAIT_SECONDS = 0.25
+SLOT_WAIT_SECONDS = 0.1
 _slots: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
 
 
 _started: dict[object, float] = {}  # the calls holding a slot, and when each began
-STUCK_SECONDS = 0.5
+STUCK_SECONDS = 0.25
+
+
+def directory_looks_away() -> bool:
+    """The breaker is failing fast, or every directory slot is held by a call that is taking too
+    long: whoever would wait for the directory now should not."""
+    return DIRECTORY.failing_fast() or _calls_look_stuck()
 
 
 def _calls_look_stuck() -> bool:
