@@ -10,9 +10,10 @@ UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
 RUN_DIR := .run
-# Debian packages: slapd and its tools for the directory, headers to build python-ldap, and
+# Debian packages: slapd and its tools for the directory, headers to build python-ldap, HAProxy
+# (a real reverse proxy in front of gunicorn in the tests), and
 # on Debian its Chromium for the browser tests (elsewhere the suite uses Playwright's own).
-APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev
+APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev haproxy
 ifeq ($(shell . /etc/os-release 2>/dev/null && echo $$ID),debian)
 APT_PACKAGES += chromium
 endif
@@ -258,8 +259,9 @@ shell: ## A Django shell against the stack's settings
 
 # --- Measurements ---------------------------------------------------------------------------
 .PHONY: bench
-bench: deps ## Benchmarks: sign-ins, page views, directory cost, sync vs django-python3-ldap (.artifacts/bench/)
+bench: deps ## Benchmarks: sign-ins, page views, directory cost, sync vs django-python3-ldap, enumeration by timing (.artifacts/bench/)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/enumeration.py
 
 SOAK_SECONDS ?= 120
 .PHONY: soak

@@ -1,7 +1,11 @@
 """gunicorn settings, from the environment (the image and the native stack both use this file).
 
-A sign-in waits on the directory at most about twice LDAP_TIMEOUT (connect, then one operation
-that hangs), so a worker is given well over that before gunicorn kills it.
+A sign-in waits on the directory at most LDAP_TIMEOUT in all: its operations share one deadline,
+and while the directory is unreachable they fail at once (identity.breaker). A session's check
+against the directory runs beside its page, never in front of it (identity.revalidation).
+Nothing else here bounds a request: with gthread workers, ``timeout`` is the worker's heartbeat
+(the main thread keeps it alive while request threads run), not a per-request limit, so gunicorn
+would not cut short a request that runs long; the app's own deadline is what does.
 """
 
 from __future__ import annotations

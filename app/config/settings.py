@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Signed-in pages: Cache-Control: private, no-store.
+    "identity.middleware.SignedInNoStoreMiddleware",
     "identity.revalidation.DirectoryRevalidationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -121,6 +123,14 @@ AUTHENTICATION_BACKENDS = [
 # The directory settings, read once (identity.directory_settings): LDAP_DIRECTORY and the
 # AUTH_LDAP_* values django-auth-ldap reads.
 globals().update(settings_for_django(DirectorySettings.from_environment()))
+# After the directory is found unreachable, its calls fail at once for this long (identity.breaker).
+LDAP_BREAKER_SECONDS = env_int("LDAP_BREAKER_SECONDS", 5)
+# Directory calls at once per process: one less than gunicorn's threads, so a frozen directory
+# always leaves a thread for the pages that do not need it (identity.breaker).
+LDAP_CALLS_PER_PROCESS = max(1, env_int("GUNICORN_THREADS", 4, minimum=1) - 1)
+# How long a page due for its session check waits for the directory's answer before going on
+# without it (identity.beside_the_page).
+LDAP_REVALIDATE_WAIT_SECONDS = 0.25
 # How often (seconds, per session) a signed-in directory user is checked against the directory.
 LDAP_REVALIDATE_SECONDS = env_int("LDAP_REVALIDATE_SECONDS", 300)
 # ldap_sync refuses to deactivate more than this share of the directory users at once.
@@ -139,12 +149,22 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimu
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # Every spelling of one username (letter case, Unicode form) shares one counter.
 AXES_USERNAME_CALLABLE = "identity.accounts.lockout_username"
+# And per username from all addresses together, below JumpCloud's own lockout (identity.throttle).
+LDAP_MAX_FAILURES_PER_USER = env_int("LDAP_MAX_FAILURES_PER_USER", 3, minimum=1)
 AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the failure that caused the lock: an attempt made while locked is refused
+# without restarting it, so nobody can keep a named person locked by trying every few minutes.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_HANDLER = "identity.lockout.DirectoryAwareAxesHandler"
 AXES_LOCKOUT_CALLABLE = "identity.lockout.locked_out_response"
 AXES_VERBOSE = False
-# Behind a TLS-terminating proxy, the client is the address it forwards (see SECURE_PROXY_SSL_HEADER).
-AXES_IPWARE_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
+# Behind proxies (a TLS-terminating one, a load balancer), the client is the address the outermost
+# of them was reached from, believed only from a peer in DJANGO_TRUSTED_PROXIES (identity.proxy).
+PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
+TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+if PROXY_COUNT and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured("DJANGO_PROXY_COUNT is set: set DJANGO_TRUSTED_PROXIES to the proxies' addresses.")
+AXES_CLIENT_IP_CALLABLE = "identity.proxy.client_ip"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -11,7 +11,9 @@ use of django-auth-ldap's private names is in this module, each with its reason,
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 from typing import Any
 
 import ldap
@@ -22,14 +24,11 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_auth_ldap.backend import LDAPBackend
 
-from identity import accounts, decisions, ldap_client
+from identity import accounts, decisions, ldap_client, throttle
+from identity.breaker import GUARDED_LDAP, UNREACHABLE
 from identity.directory_settings import SEARCH, current
 
 log = logging.getLogger(__name__)
-
-# python-ldap's answers that mean the directory is away (down, unreachable, or too slow), as
-# opposed to one that answered and said no.
-UNREACHABLE = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.TIMELIMIT_EXCEEDED, ldap.UNAVAILABLE, ldap.BUSY)
 
 # django-auth-ldap's reasons for a refusal (the texts of its AuthenticationFailed), in the words the
 # audit log uses.
@@ -48,6 +47,13 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
     - The decision and its reason are recorded: django-auth-ldap only logs them at DEBUG, and
       turns an unreachable directory into a plain "no".
     """
+
+    @property
+    def ldap(self) -> Any:
+        """issue 12 hook: django-auth-ldap connects through ``backend.ldap.initialize``; every
+        directory call of a sign-in goes through the circuit breaker and shares the sign-in's
+        deadline (identity.breaker)."""
+        return GUARDED_LDAP
 
     def authenticate_ldap_user(self, ldap_user: Any, password: str) -> User | None:
         # _request: the request django-auth-ldap was given; the reason is recorded on it.
@@ -68,12 +74,20 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
             # django-auth-ldap turns an error in the user search into "no such user" after
             # sending ldap_error (note_directory_error); keep that truer reason.
             if not _directory_away(request):
-                decisions.record(request, REFUSALS.get(str(refusal), str(refusal)))
+                reason = REFUSALS.get(str(refusal), str(refusal))
+                if reason == decisions.UNKNOWN_USER:
+                    _bind_that_cannot_succeed(ldap_user, password)
+                decisions.record(request, reason)
             return None
         except ldap.LDAPError as error:
             note_directory_error(request=request, exception=error)
             return None
-        return sign_in(request, account)
+        user = sign_in(request, account)
+        if user is not None:
+            # Accepted: the guess is no longer in flight (no signal says so when authenticate() is
+            # called without login(); a refusal is settled by the lockout handler).
+            throttle.settle_what_is_left(request)
+        return user
 
     def get_user(self, user_id: int) -> User | None:
         # Permissions come from mirrored Django groups (ModelBackend), so the user needs no
@@ -151,11 +165,22 @@ class LocalAccountBackend(ModelBackend):
         if not user.has_usable_password():
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
+            throttle.settle_what_is_left(request)  # issue 12 hook: as in JumpCloudLDAPBackend
             return user
         previous = decisions.recorded(request)
         if previous is None or previous.reason != decisions.USERNAME_TAKEN:  # the directory's is truer
             decisions.record(request, decisions.WRONG_PASSWORD, detail="local account")
         return None
+
+
+def _bind_that_cannot_succeed(ldap_user: Any, password: str) -> None:
+    """issue 12 hook: a name nobody has costs the directory round trip a known name's wrong
+    password does (the person's own bind), so the time of the answer does not tell them apart.
+    The DN is under the base DN, random, and names nobody: no account's failure count moves.
+    (connection: django-auth-ldap's, still bound as the service account after the search.)"""
+    nobody_dn = f"cn=nobody-{secrets.token_hex(8)},{current().base_dn}"
+    with contextlib.suppress(ldap.LDAPError):
+        ldap_user.connection.simple_bind_s(nobody_dn, password)
 
 
 def note_directory_error(

@@ -29,6 +29,9 @@ USERNAME_TOO_LONG = "username too long"
 NO_STABLE_ID = "no stable id in the directory entry"
 USERNAME_TAKEN = "username belongs to a local account"
 STABLE_ID_SHARED = "stable id shared by another directory entry"
+USERNAME_LOCKED = "username locked out"
+SERVICE_ACCOUNT = "the service account"
+TOO_MANY_AT_ONCE = "too many at once"
 
 SUCCESS = "success"
 DENIED = "denied"
@@ -44,6 +47,11 @@ class Decision:
     def directory_away(self) -> bool:
         """The directory could not give an answer: not the person's fault, not a guess."""
         return self.reason in (DIRECTORY_UNAVAILABLE, DIRECTORY_ERROR)
+
+    @property
+    def refused_before_directory(self) -> bool:
+        """Refused without asking the directory (identity.throttle): not a guess, so not counted."""
+        return self.reason in (LOCKED_OUT, USERNAME_LOCKED, SERVICE_ACCOUNT, TOO_MANY_AT_ONCE)
 
 
 def record(request: HttpRequest | None, reason: str, *, detail: str = "") -> None:

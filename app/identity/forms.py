@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 
-from identity import decisions
+from identity import breaker, decisions, throttle
 
 # One answer for every refusal, so the form cannot be used to learn which accounts exist or
 # why one was refused. The reason is written to the audit log.
@@ -18,10 +18,17 @@ UNAVAILABLE_ERROR = (
     "The directory cannot be reached right now, so nobody can sign in with it. Please try again in a few minutes."
 )
 
+TOO_MANY_AT_ONCE_ERROR = "Too many sign-ins for this username at once. Try again in a moment."
+
 
 def lockout_error() -> str:
     minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
     return f"Too many failed sign-ins. Sign-in is locked for this username and address; try again in {minutes} minutes."
+
+
+def username_lockout_error() -> str:
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    return f"Too many failed sign-ins for this username. Sign-in is locked for it; try again in {minutes} minutes."
 
 
 class SignInForm(AuthenticationForm):
@@ -43,12 +50,15 @@ class SignInForm(AuthenticationForm):
             decisions.log(self.request, decisions.DENIED, username, decisions.Decision(decisions.INVALID_INPUT))
             return super().clean()
         try:
-            cleaned = super().clean()
+            with breaker.deadline():  # LDAP_TIMEOUT bounds the whole sign-in (identity.breaker)
+                cleaned = super().clean()
         except ValidationError:
+            throttle.settle_what_is_left(self.request)
             decision = self._refusal()
             outcome = decisions.UNAVAILABLE if decision.directory_away else decisions.DENIED
             decisions.log(self.request, outcome, username, decision)
             raise ValidationError(self._message_for(decision), code="invalid_login") from None
+        throttle.settle_what_is_left(self.request)
         user = self.get_user()
         source = "directory" if user is not None and not user.has_usable_password() else "local account"
         decisions.log(self.request, decisions.SUCCESS, username, decisions.Decision("", source))
@@ -60,6 +70,9 @@ class SignInForm(AuthenticationForm):
         super().confirm_login_allowed(user)
 
     def _refusal(self) -> decisions.Decision:
+        recorded = decisions.recorded(self.request)
+        if recorded is not None and recorded.refused_before_directory:  # identity.throttle
+            return recorded
         if getattr(self.request, "axes_locked_out", False):
             return decisions.Decision(decisions.LOCKED_OUT)
         return decisions.recorded(self.request) or decisions.Decision(decisions.UNKNOWN_USER)
@@ -68,6 +81,10 @@ class SignInForm(AuthenticationForm):
     def _message_for(decision: decisions.Decision) -> str:
         if decision.reason == decisions.LOCKED_OUT:
             return lockout_error()
+        if decision.reason == decisions.USERNAME_LOCKED:
+            return username_lockout_error()
+        if decision.reason == decisions.TOO_MANY_AT_ONCE:
+            return TOO_MANY_AT_ONCE_ERROR
         if decision.directory_away:
             return UNAVAILABLE_ERROR
         return GENERIC_ERROR

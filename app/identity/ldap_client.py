@@ -10,7 +10,7 @@ values, as python-ldap returns them (``identity.accounts.DirectoryEntry`` decode
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ldap
@@ -27,11 +27,14 @@ PAGE_SIZE = 500
 RawEntry = tuple[str, dict[str, list[bytes]]]
 
 
-def service_connection(directory: DirectorySettings | None = None) -> Any:
+def service_connection(
+    directory: DirectorySettings | None = None, *, initialize: Callable[[str], Any] = ldap.initialize
+) -> Any:
     """A new connection with the app's options (TLS verified), StartTLS if set, bound as the
-    service account. Raises python-ldap's errors as they come (``ldap.LDAPError`` subclasses)."""
+    service account. Raises python-ldap's errors as they come (``ldap.LDAPError`` subclasses).
+    ``initialize``: issue 12 hook, the session check connects through identity.breaker's."""
     directory = directory or current()
-    connection = ldap.initialize(directory.uri)
+    connection = initialize(directory.uri)
     for option, value in directory.connection_options().items():
         connection.set_option(option, value)
     if directory.start_tls:

@@ -1,5 +1,6 @@
 """django-axes, told apart from a directory outage: a sign-in that failed because JumpCloud could
-not be reached says nothing about the password, so it does not count towards a lockout."""
+not be reached says nothing about the password, so it does not count towards a lockout. The
+budgets that hold however many guesses arrive at once are identity.throttle's."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_credentials
+from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 
-from identity import decisions
+from identity import breaker, decisions, throttle
 
 
 class SignInLockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
@@ -21,7 +24,13 @@ class SignInLockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
     ) -> None:
         if request is None:
             return None
+        throttle.refuse_service_account(request, username)
         super().authenticate(request, username, password, **kwargs)
+        # While the circuit is open no guess reaches the directory, so none is counted: during an
+        # outage sign-ins write nothing. (A sign-in let through as the breaker's probe in the
+        # instant its window ends goes uncounted: at most one per process per window.)
+        if not breaker.DIRECTORY.failing_fast():
+            throttle.count_guess_in_advance(request, get_credentials(username, **kwargs))
         return None
 
 
@@ -30,9 +39,14 @@ class DirectoryAwareAxesHandler(AxesDatabaseHandler):  # type: ignore[misc]
         self, sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
     ) -> None:
         decision = decisions.recorded(request)
-        if decision is not None and decision.directory_away:
-            return
-        super().user_login_failed(sender, credentials, request, **kwargs)
+        with throttle.settling(request):
+            if decision is not None and (decision.directory_away or decision.refused_before_directory):
+                return
+            super().user_login_failed(sender, credentials, request, **kwargs)
+
+    def user_logged_in(self, sender: Any, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any) -> None:
+        with throttle.settling(request):
+            super().user_logged_in(sender, request, user, **kwargs)
 
 
 def locked_out_response(request: HttpRequest, response: HttpResponse | None, credentials: Any) -> HttpResponse:

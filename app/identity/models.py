@@ -49,6 +49,9 @@ class DirectorySync(models.Model):
     updated = models.PositiveIntegerField()
     deactivated = models.PositiveIntegerField()
     unchanged = models.PositiveIntegerField()
+    # Deactivations the mass-deactivation guard (LDAP_SYNC_MAX_DEACTIVATE_PERCENT) refused: a run
+    # with any is a refused run, and the status page says so.
+    refused_deactivations = models.PositiveIntegerField(default=0)
 
     class Meta:
         get_latest_by = "finished_at"
@@ -56,3 +59,17 @@ class DirectorySync(models.Model):
 
     def __str__(self) -> str:
         return f"sync at {self.finished_at:%Y-%m-%d %H:%M}"
+
+
+class GuessInFlight(models.Model):
+    """A sign-in on its way to the directory, counted before it gets there (identity.throttle)."""
+
+    username = models.CharField(max_length=255, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True)
+    started_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "sign-in in flight"
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip_address} since {self.started_at:%H:%M:%S}"

@@ -7,7 +7,9 @@
   asks at most every ``LDAP_REVALIDATE_SECONDS`` per session, finding the person by their stable
   id (so a rename in JumpCloud follows them) and deciding with ``identity.accounts``, as the
   sign-in and ``ldap_sync`` do: two operations (the service account's bind and the search,
-  memberOf included); changes (flags, groups, a new username) are saved.
+  memberOf included); changes (flags, groups, a new username) are saved. The directory is read
+  beside the page, never in front of it for longer than ``LDAP_REVALIDATE_WAIT_SECONDS``
+  (identity.beside_the_page); an outage defers the check by ``RETRY_SECONDS``.
 """
 
 from __future__ import annotations
@@ -24,46 +26,74 @@ from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 
-from identity import accounts, decisions, ldap_client
+from identity import accounts, beside_the_page, breaker, decisions, ldap_client
 from identity.attributes import USERNAME_ATTRIBUTE
 from identity.backends import JumpCloudLDAPBackend, describe
 from identity.directory_settings import SEARCH, current
+from identity.ldap_client import RawEntry
 from identity.models import DirectoryProfile
 
 log = logging.getLogger(__name__)
 DIRECTORY_BACKEND = f"{JumpCloudLDAPBackend.__module__}.{JumpCloudLDAPBackend.__qualname__}"
 CHECKED_AT = "identity.revalidated_at"
 GONE = "gone from the directory"
+RETRY_SECONDS = 30
 
 
 def directory_verdict(user: User) -> tuple[bool | None, str]:
     """``(allowed, reason)`` as the directory answers now: ``allowed`` is None when it cannot
     answer (``reason`` then names the LDAP error). The account's changes are saved."""
-    directory = current()
+    return decide(user, read_entry(*_whom(user)))
+
+
+# issue 12 hooks: the verdict in two halves, so the directory half (read_entry) can run beside the
+# page (identity.beside_the_page) while the database half (decide) runs wherever the answer lands.
+Reading = tuple[list[RawEntry], list[str] | None] | str  # (entries found, group DNs), or the LDAP error
+
+
+def _whom(user: User) -> tuple[str | None, str]:
     profile = DirectoryProfile.objects.filter(user=user).first()
+    keyed = profile is not None and profile.directory_id_attribute == current().user_id_attribute
+    return (profile.directory_id if keyed and profile is not None else None) or None, user.get_username()
+
+
+def read_entry(directory_id: str | None, username: str) -> Reading:
+    """The person's entry (found by stable id, or by username for a user from before stable ids)
+    and, with LDAP_GROUP_SOURCE=search, their group DNs; or the LDAP error's description. Touches
+    the directory only, through the circuit breaker and within one LDAP_TIMEOUT."""
+    directory = current()
     try:
-        connection = ldap_client.service_connection(directory)
-        try:
-            keyed = profile is not None and profile.directory_id_attribute == directory.user_id_attribute
-            if keyed and profile is not None and profile.directory_id:
-                matches = ldap_client.find_users(
-                    connection, directory.user_id_attribute, profile.directory_id, directory
+        with breaker.deadline():
+            connection = ldap_client.service_connection(directory, initialize=breaker.GUARDED_LDAP.initialize)
+            try:
+                if directory_id:
+                    found = ldap_client.find_users(connection, directory.user_id_attribute, directory_id, directory)
+                else:  # a directory user whose stable id was not read with this LDAP_USER_ID_ATTRIBUTE
+                    found = ldap_client.find_users(connection, USERNAME_ATTRIBUTE, username, directory)
+                group_dns = (
+                    ldap_client.group_dns_of(connection, found[0][0], directory)
+                    if len(found) == 1 and directory.group_source == SEARCH
+                    else None
                 )
-            else:  # a directory user whose stable id was not read yet
-                matches = ldap_client.find_users(connection, USERNAME_ATTRIBUTE, user.get_username(), directory)
-            if len(matches) > 1:
-                return False, accounts.STABLE_ID_SHARED
-            if not matches:
-                return False, GONE
-            found = matches[0]
-            group_dns = (
-                ldap_client.group_dns_of(connection, found[0], directory) if directory.group_source == SEARCH else None
-            )
-        finally:
-            connection.unbind_s()
+            finally:
+                connection.unbind_s()
     except ldap.LDAPError as error:
-        return None, describe(error)
-    account = accounts.decide(accounts.DirectoryEntry.from_ldap(found[0], found[1], group_dns), directory)
+        return describe(error)
+    return found, group_dns
+
+
+def decide(user: User, reading: Reading) -> tuple[bool | None, str]:
+    """What ``read_entry``'s answer means for ``user``, with the account's changes saved."""
+    if isinstance(reading, str):
+        return None, reading
+    found, group_dns = reading
+    if not found:
+        return False, GONE
+    if len(found) > 1:
+        return False, accounts.STABLE_ID_SHARED
+    directory = current()
+    (entry_dn, attrs), *_ = found
+    account = accounts.decide(accounts.DirectoryEntry.from_ldap(entry_dn, attrs, group_dns), directory)
     accounts.log_warnings(account)
     if account.mirrored:
         try:
@@ -75,6 +105,20 @@ def directory_verdict(user: User) -> tuple[bool | None, str]:
     return account.allowed, account.reason
 
 
+def _decide_late(user_pk: Any, reading: Reading) -> None:
+    """The answer came after the page stopped waiting (a pool thread): a "no" marks the user
+    inactive, so the session ends at its next request in whichever process serves it."""
+    user = get_user_model()._default_manager.filter(pk=user_pk).first()
+    if user is None:
+        return
+    allowed, reason = decide(user, reading)
+    if allowed is False:
+        get_user_model()._default_manager.filter(pk=user_pk).update(is_active=False)
+        decisions.log(
+            None, "ended", user.get_username(), decisions.Decision("no longer allowed by the directory", reason)
+        )
+
+
 class DirectoryRevalidationMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -84,7 +128,17 @@ class DirectoryRevalidationMiddleware:
             self._end_session_of_inactive_user(request)
         elif self._due(request):
             username = request.user.get_username()
-            allowed, reason = directory_verdict(request.user)  # type: ignore[arg-type]
+            user: User = request.user  # type: ignore[assignment]
+            # issue 12 hook: the directory half runs beside the page, which waits for it at most
+            # LDAP_REVALIDATE_WAIT_SECONDS; a later answer is acted on by _decide_late.
+            whom = _whom(user)
+            reading = beside_the_page.answer(
+                username, lambda: read_entry(*whom), late=lambda late_reading: _decide_late(user.pk, late_reading)
+            )
+            if reading is beside_the_page.PENDING:
+                allowed, reason = None, "no answer yet"
+            else:
+                allowed, reason = decide(user, reading)
             if allowed is False:
                 logout(request)
                 decisions.log(
@@ -95,7 +149,11 @@ class DirectoryRevalidationMiddleware:
                 log.warning(
                     "could not revalidate %r: the directory did not answer (%s); the session goes on", username, reason
                 )
-            request.session[CHECKED_AT] = time.time()
+                # An outage defers the check, by a short while rather than a whole interval.
+                retry_in = min(RETRY_SECONDS, settings.LDAP_REVALIDATE_SECONDS)
+                request.session[CHECKED_AT] = time.time() - settings.LDAP_REVALIDATE_SECONDS + retry_in
+            else:
+                request.session[CHECKED_AT] = time.time()
         return self.get_response(request)
 
     @staticmethod

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
+from identity import tls
 from identity.directory_settings import current
 from identity.doctor import FAIL, Doctor
 
@@ -26,7 +27,12 @@ def probe() -> Probe:
     for check in (doctor.check_bind, doctor.check_base_dn):
         finding = check()
         if finding.status == FAIL:
-            return Probe(False, (time.monotonic() - started) * 1000, finding.text)
+            elapsed = (time.monotonic() - started) * 1000
+            directory = current()
+            named = tls.name_tls_failure(
+                directory.uri, start_tls=directory.start_tls, ca_file=directory.ca_cert_file, timeout=2
+            )
+            return Probe(False, elapsed, f"{finding.text} ({named})" if named else finding.text)
     doctor.connection.unbind_s()
     return Probe(True, (time.monotonic() - started) * 1000)
 

@@ -137,7 +137,11 @@ def sync(
             transaction.set_rollback(True)
         else:
             DirectorySync.objects.create(
-                **{k: getattr(summary, k) for k in ("created", "updated", "deactivated", "unchanged", "seen")}
+                **{
+                    k: getattr(summary, k)
+                    # issue 12 hook: refused_deactivations, so the status page shows a refused run
+                    for k in ("created", "updated", "deactivated", "unchanged", "seen", "refused_deactivations")
+                }
             )
     return summary
 

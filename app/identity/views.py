@@ -33,6 +33,16 @@ class SignInView(auth_views.LoginView):
         return response
 
 
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's login page sends people to the one sign-in form, with where they were going.
+    Whatever is posted here is not looked at: the form that audits and locks is the only door.
+    Someone signed in without admin access sees the admin's own note saying so (sending them to
+    the sign-in form would send them straight back here)."""
+    if request.method == "GET" and request.user.is_authenticated:
+        return admin.site.login(request)
+    return auth_views.redirect_to_login(request.GET.get("next") or "/admin/")
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)

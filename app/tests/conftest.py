@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
+from identity import breaker
 
 from ldap_seed.container import OsixiaDirectory, docker_engine_problem
 from ldap_seed.directory import JumpCloudDirectory
@@ -52,6 +53,8 @@ def _django_uses_directory(directory: JumpCloudDirectory) -> Iterator[None]:
 def _empty_cache() -> None:
     # django-auth-ldap caches DNs and group names; no test may see another's.
     cache.clear()
+    # Nor another's outage: the circuit breaker is per process.
+    breaker.DIRECTORY.reset()
 
 
 @pytest.fixture

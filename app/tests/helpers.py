@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from typing import Any
 from unittest import mock
 
@@ -91,3 +92,9 @@ def rename_user(directory: JumpCloudDirectory, uid: str, new_uid: str) -> None:
 
 def _b64(value: str) -> str:
     return base64.b64encode(value.encode()).decode()
+
+
+def wait_out_the_breaker(seconds: float) -> None:
+    """After an outage, directory calls fail fast for LDAP_BREAKER_SECONDS (identity.breaker);
+    the first call after that is the probe that closes the circuit again."""
+    time.sleep(seconds + 0.05)

@@ -12,6 +12,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 REPO_DIR = Path(__file__).resolve().parents[2]
 NATIVE = REPO_DIR / "deploy/native.sh"
 
@@ -58,6 +60,24 @@ class NativeStack:
     def browser(self) -> Browser:
         return Browser("127.0.0.1", self.app_port)
 
+    def up_against(self, directory_uri: str, cafile: str, **settings: str) -> None:
+        """Start the app alone (``up jumpcloud``) against an already running directory, with the
+        demo's settings and ``settings`` on top (local.env's values cannot be overridden otherwise)."""
+        values = {k: v or "" for k, v in dotenv_values(REPO_DIR / "deploy/env/local.env").items()}
+        values.update(
+            LDAP_URI=directory_uri,
+            LDAP_CA_CERT_FILE=cafile,
+            DATABASE_URL=f"sqlite:///{self.run_dir / 'db.sqlite3'}",
+            **settings,
+        )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        env_file = self.run_dir / "app.env"
+        env_file.write_text("".join(f'{k}="{v}"\n' for k, v in values.items()))
+        result = self.run("up", "jumpcloud", extra_env={"JUMPCLOUD_ENV_FILE": str(env_file)})
+        if result.returncode != 0:
+            self.down()
+            raise RuntimeError(f"app did not start:\n{result.stdout}\n{result.stderr}")
+
 
 _TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -71,15 +91,21 @@ class Answer:
 
 
 class Browser:
-    """One person's browser: one keep-alive connection, one cookie jar."""
+    """One person's browser: one keep-alive connection, one cookie jar. ``source`` is the local
+    address to connect from (any 127.x.y.z on loopback), ``headers`` are sent with every request."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, source: str = "", headers: dict[str, str] | None = None) -> None:
         self.host, self.port = host, port
-        self.connection = http.client.HTTPConnection(host, port, timeout=60)
+        self.source = (source, 0) if source else None
+        self.extra_headers = headers or {}
+        self.connection = self._connect()
         self.cookies: dict[str, str] = {}
 
+    def _connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=60, source_address=self.source)
+
     def request(self, method: str, path: str, form: dict[str, str] | None = None) -> Answer:
-        headers = {"Host": f"{self.host}:{self.port}"}
+        headers = {"Host": f"{self.host}:{self.port}", **self.extra_headers}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
@@ -96,7 +122,7 @@ class Browser:
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 # gunicorn closed a kept-alive connection (max_requests, keepalive timeout): reconnect once
                 self.connection.close()
-                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                self.connection = self._connect()
                 if attempt:
                     raise
         for header, value in response.getheaders():

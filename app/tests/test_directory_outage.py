@@ -8,15 +8,18 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.test import Client, override_settings
+from django_auth_ldap.backend import valid_cache_key
 from identity.forms import GENERIC_ERROR, UNAVAILABLE_ERROR
 
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
-from tests.helpers import ldap_settings_for, sign_in, sign_in_as
+from tests.helpers import ldap_settings_for, sign_in, sign_in_as, wait_out_the_breaker
 
 pytestmark = pytest.mark.django_db
 TIMEOUT = 2
+BREAKER_SECONDS = 1
 ADA = BY_UID["ada"]
 
 
@@ -72,10 +75,12 @@ def test_break_glass_admin_signs_in_while_the_directory_hangs(
     assert elapsed < TIMEOUT + 1
 
 
+@override_settings(LDAP_BREAKER_SECONDS=BREAKER_SECONDS)
 def test_sign_ins_recover_without_a_restart(client: Client, short_timeout: JumpCloudDirectory) -> None:
     short_timeout.halt()
     assert UNAVAILABLE_ERROR in sign_in_as(client, ADA).content.decode()
     short_timeout.resume()
+    wait_out_the_breaker(BREAKER_SECONDS)
     assert sign_in_as(client, ADA).status_code == 302
     client.post("/logout/")
     short_timeout.freeze()
@@ -83,7 +88,22 @@ def test_sign_ins_recover_without_a_restart(client: Client, short_timeout: JumpC
         assert UNAVAILABLE_ERROR in sign_in_as(client, ADA).content.decode()
     finally:
         short_timeout.thaw()
+    wait_out_the_breaker(BREAKER_SECONDS)
     assert sign_in_as(client, ADA).status_code == 302
+
+
+def test_after_a_timeout_sign_ins_fail_fast_until_a_probe_finds_the_directory_back(
+    client: Client, short_timeout: JumpCloudDirectory
+) -> None:
+    short_timeout.freeze()
+    try:
+        timeouts = [timed_sign_in(client, ADA.uid, ADA.password)[0] for _ in range(2)]
+        then, page, _ = timed_sign_in(client, ADA.uid, ADA.password)
+    finally:
+        short_timeout.thaw()
+    assert min(timeouts) >= TIMEOUT - 0.1  # the two timeouts in a row that opened the circuit
+    assert then < 0.5  # failing fast: no directory call made
+    assert UNAVAILABLE_ERROR in page
 
 
 def test_outage_is_audited_as_unavailable(
@@ -95,3 +115,10 @@ def test_outage_is_audited_as_unavailable(
     assert line.getMessage().startswith(
         "sign-in unavailable for 'ada' from 127.0.0.1: directory unavailable (SERVER_DOWN"
     )
+
+
+def test_a_failed_user_search_is_not_cached_as_no_such_user(client: Client, short_timeout: JumpCloudDirectory) -> None:
+    # Cached, a sign-in or session check racing this one would read "no such user" for ada.
+    short_timeout.halt()
+    assert UNAVAILABLE_ERROR in sign_in_as(client, ADA).content.decode()
+    assert cache.get(valid_cache_key(f"django_auth_ldap.user_dn.{ADA.uid}"), "absent") == "absent"

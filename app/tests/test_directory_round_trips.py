@@ -56,3 +56,16 @@ def test_admin_pages_check_permissions_without_asking_the_directory(
     for path in ("/admin/", "/admin/auth/group/"):
         client.get(path)
     assert directory.operations_since(before) == Counter()
+
+
+def test_an_unknown_name_costs_the_round_trips_of_a_wrong_password(directory: JumpCloudDirectory) -> None:
+    # The person's own bind is what a wrong password costs; an unknown name pays it too, as a
+    # bind that cannot succeed, so the time of the answer does not tell them apart
+    # (make bench measures it with the directory 10 ms away).
+    counted = {}
+    for username in ("linus", "nobody-by-this-name"):
+        before = directory.log_size()
+        assert authenticate(username=username, password="a-wrong-guess") is None
+        counted[username] = directory.operations_since(before)
+    assert counted["nobody-by-this-name"] == counted["linus"]
+    assert counted["linus"]["BIND"] == 2

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from identity.sync import sync
 
-from ldap_seed import SERVICE_PASSWORD
+from ldap_seed import SERVICE_PASSWORD, group_dn, user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID, PERSONAS
 from tests.helpers import sign_in_as
@@ -30,6 +30,20 @@ def test_the_last_sync_is_shown(client: Client, directory: JumpCloudDirectory) -
     page = client.get("/admin/directory-status/").content.decode()
     members, read = sum(1 for p in PERSONAS if "Django App" in p.groups), len(PERSONAS) + 1
     assert f"created {members}, updated 0, deactivated 0, unchanged 0 ({read} directory users read)" in page
+
+
+def test_a_sync_refused_by_the_deactivation_guard_is_shown_as_refused(
+    client: Client, own_directory: JumpCloudDirectory
+) -> None:
+    sync()
+    # One of the four members leaves the app group: 25 %, more than the 10 % one run may deactivate.
+    linus = user_dn(BY_UID["linus"].uid)
+    own_directory.modify(f"dn: {group_dn('Django App')}\nchangetype: modify\ndelete: member\nmember: {linus}\n")
+    assert sync().refused_deactivations == 1
+    sign_in_as(client, BY_UID["ada"])
+    page = client.get("/admin/directory-status/").content.decode()
+    assert "refused. It would have deactivated 1 directory users" in page
+    assert "ldap_sync --force" in page
 
 
 def test_an_absent_directory_is_shown_as_such(client: Client, own_directory: JumpCloudDirectory) -> None:

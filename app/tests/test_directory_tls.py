@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import trustme
 from django.contrib.auth import authenticate
-from django.test import RequestFactory, override_settings
+from django.test import Client, RequestFactory, override_settings
 from identity import decisions
+from identity.tls import HOST_MISMATCH, NOT_TRUSTED
 
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
-from tests.helpers import ldap_settings_for
+from tests.helpers import ldap_settings_for, sign_in_as
 
 pytestmark = pytest.mark.django_db
 LINUS = BY_UID["linus"]
@@ -69,6 +70,7 @@ def test_unknown_ca_is_refused(directory: JumpCloudDirectory, unknown_ca: str, o
     assert user is None
     assert decision is not None
     assert decision.directory_away
+    assert NOT_TRUSTED in decision.detail
 
 
 @pytest.mark.parametrize("over", ["ldaps", "starttls"])
@@ -79,6 +81,7 @@ def test_wrong_hostname_is_refused(directory_on_another_name: JumpCloudDirectory
     assert user is None
     assert decision is not None
     assert decision.directory_away
+    assert HOST_MISMATCH in decision.detail
 
 
 def test_starttls_is_required_not_hoped_for(directory_without_tls: JumpCloudDirectory) -> None:
@@ -88,3 +91,22 @@ def test_starttls_is_required_not_hoped_for(directory_without_tls: JumpCloudDire
     assert user is None
     assert decision is not None
     assert decision.directory_away
+
+
+def test_the_status_page_names_an_untrusted_certificate(
+    client: Client, directory: JumpCloudDirectory, unknown_ca: str
+) -> None:
+    sign_in_as(client, BY_UID["grace"])
+    with override_settings(**ldap_settings_for(directory, LDAP_CA_CERT_FILE=unknown_ca)):
+        page = client.get("/admin/directory-status/").content.decode()
+    assert "The directory does not answer" in page
+    assert NOT_TRUSTED in page
+
+
+def test_the_status_page_names_a_host_name_mismatch(
+    client: Client, directory: JumpCloudDirectory, directory_on_another_name: JumpCloudDirectory
+) -> None:
+    sign_in_as(client, BY_UID["grace"])
+    with override_settings(**ldap_settings_for(directory_on_another_name)):
+        page = client.get("/admin/directory-status/").content.decode()
+    assert HOST_MISMATCH in page

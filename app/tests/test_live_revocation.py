@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import urllib.parse
 from collections import Counter
 
 import pytest
@@ -12,7 +14,8 @@ from identity.revalidation import CHECKED_AT
 from ldap_seed import group_dn, user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
-from tests.helpers import sign_in, sign_in_as
+from tests.delay_proxy import DelayProxy
+from tests.helpers import ldap_settings_for, sign_in, sign_in_as
 
 pytestmark = pytest.mark.django_db
 LINUS = BY_UID["linus"]
@@ -74,3 +77,58 @@ def test_local_accounts_are_not_revalidated(client: Client, directory: JumpCloud
         before = directory.log_size()
         assert client.get("/").status_code == 200
         assert directory.operations_since(before) == Counter()
+
+
+def timed_get(client: Client, path: str) -> tuple[float, int]:
+    started = time.monotonic()
+    status = client.get(path).status_code
+    return time.monotonic() - started, status
+
+
+@override_settings(LDAP_REVALIDATE_WAIT_SECONDS=0.25)
+def test_a_frozen_directory_does_not_hold_the_page(client: Client, own_directory: JumpCloudDirectory) -> None:
+    sign_in_as(client, LINUS)
+    client.get("/")
+    age_the_check(client, 301)
+    own_directory.freeze()
+    try:
+        elapsed, status = timed_get(client, "/profile/")
+    finally:
+        own_directory.thaw()
+    assert status == 200
+    assert elapsed < 1, f"the page waited {elapsed:.2f} s for the directory"  # LDAP_TIMEOUT is 3 s here
+
+
+def test_a_deactivated_directory_user_is_signed_out_whatever_the_directory_says(
+    client: Client, directory: JumpCloudDirectory
+) -> None:
+    sign_in_as(client, LINUS)
+    get_user_model().objects.filter(username=LINUS.uid).update(is_active=False)
+    response = client.get("/profile/")
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db(transaction=True)  # the late answer is written from the check's own thread
+@override_settings(LDAP_REVALIDATE_WAIT_SECONDS=0.25)
+def test_an_answer_that_comes_after_the_page_still_ends_the_session(
+    client: Client, own_directory: JumpCloudDirectory
+) -> None:
+    sign_in_as(client, LINUS)
+    client.get("/")
+    remove_from(own_directory, "Django App")
+    age_the_check(client, 301)
+    address = urllib.parse.urlsplit(own_directory.ldap_uri)
+    with (
+        DelayProxy((address.hostname or "", address.port or 389), to_client=0.2) as slow,
+        override_settings(**ldap_settings_for(own_directory, LDAP_URI=f"ldap://127.0.0.1:{slow.port}")),
+    ):
+        elapsed, status = timed_get(client, "/profile/")
+        assert status == 200, "the page did not wait for the slow answer"
+        assert elapsed < 1
+        deadline = time.monotonic() + 5
+        while get_user_model().objects.get(username=LINUS.uid).is_active and time.monotonic() < deadline:
+            time.sleep(0.1)
+    response = client.get("/profile/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/profile/"

@@ -19,7 +19,7 @@ from tests.stack import REPO_DIR, NativeStack, free_port
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
     native = NativeStack(tmp_path_factory.mktemp("native") / "run")
     # Many refusals from one address below: this stack is about the stack, not about lockouts.
-    native.up(extra_env={"AXES_FAILURE_LIMIT": "1000"})
+    native.up(extra_env={"AXES_FAILURE_LIMIT": "1000", "LDAP_MAX_FAILURES_PER_USER": "1000"})
     yield native
     native.down()
 

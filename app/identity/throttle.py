@@ -1,0 +1,147 @@
+"""How many guesses reach the directory, whatever arrives at once.
+
+django-axes counts a failure after the directory has answered it, so 64 simultaneous wrong
+passwords all passed its check and all reached the directory. Here a guess is counted when it
+*starts*: before a sign-in goes on to the directory, one serialized step reads the failures
+django-axes has recorded and the guesses still in flight (``GuessInFlight``), refuses if a budget
+would be overrun, and otherwise notes this guess as in flight. When the attempt ends, the same
+step takes it off (identity.lockout's handler) while django-axes records what really happened: a
+failure, a success (which resets the pair), or nothing at all for an outage.
+
+Two budgets, both over django-axes' cool-off (``AXES_COOLOFF_MINUTES``):
+- ``AXES_FAILURE_LIMIT`` per username + client address, as django-axes keys it;
+- ``LDAP_MAX_FAILURES_PER_USER`` per username from all addresses together. JumpCloud may lock
+  (disable or remove) a user after repeated failed binds, and that user loses their laptop and
+  mail with it: this app must never be the reason. The price: anyone can keep one username
+  locked out of this app by guessing; an admin lifts it (README: Security).
+A sign-in that would overrun a budget only counting the guesses in flight is refused as "too many
+at once" (try again in a moment), not locked.
+
+And one name is never tried at all: the service account's, whose guesses would be binds of the
+account every sign-in depends on.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import ldap
+from axes.helpers import get_client_username
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.http import HttpRequest
+from django.utils import timezone
+
+from identity import decisions
+from identity.directory_settings import current
+from identity.models import GuessInFlight
+
+COUNTED = "identity_guess_in_flight"
+STALE = timedelta(minutes=1)
+
+
+class RefusedBeforeTheDirectory(PermissionDenied):
+    """Stops Django's backend loop: no other backend, and so no directory, sees this attempt."""
+
+
+def canonical(username: str) -> str:
+    return unicodedata.normalize("NFC", username).strip().casefold()
+
+
+def service_account_uid() -> str:
+    """The ``uid`` in LDAP_BIND_DN (the value of its first RDN), as a username would be typed."""
+    try:
+        rdn = ldap.dn.str2dn(current().bind_dn)[0]
+    except (ldap.DECODING_ERROR, IndexError):
+        return ""
+    return canonical(str(rdn[0][1]))
+
+
+def refuse_service_account(request: HttpRequest, username: str | None) -> None:
+    """The form never binds as the service account: refused at once, with its own reason."""
+    uid = service_account_uid()
+    if uid and username is not None and canonical(username) == uid:
+        decisions.record(request, decisions.SERVICE_ACCOUNT)
+        raise RefusedBeforeTheDirectory("the service account does not sign in through the form")
+
+
+@contextmanager
+def serialized(username: str) -> Iterator[None]:
+    """One guess at a time per username, across threads and processes. SQLite: the settings open
+    every transaction with BEGIN IMMEDIATE, which takes the database's write lock. PostgreSQL: a
+    transaction-scoped advisory lock on the name."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"identity.guess:{username}"])
+        yield
+
+
+def _failures(**match: Any) -> int:
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    total = AccessAttempt.objects.filter(attempt_time__gte=since, **match).aggregate(n=Sum("failures_since_start"))
+    return int(total["n"] or 0)
+
+
+def count_guess_in_advance(request: HttpRequest, credentials: dict[str, Any]) -> None:
+    """Refuse when a budget is spent, or would be by the guesses in flight; otherwise note this one."""
+    username = get_client_username(request, credentials)
+    address = request.axes_ip_address  # type: ignore[attr-defined]  # set by django-axes' check just before
+    now = timezone.now()
+    with serialized(username):
+        # A guess whose process died on the way never settles: after a minute it is not in flight.
+        GuessInFlight.objects.filter(started_at__lt=now - STALE).delete()
+        in_flight = GuessInFlight.objects.filter(username=username)
+        _within_budget(
+            request,
+            decisions.LOCKED_OUT,
+            settings.AXES_FAILURE_LIMIT,
+            failures=_failures(username=username, ip_address=address),
+            in_flight=in_flight.filter(ip_address=address).count(),
+        )
+        _within_budget(
+            request,
+            decisions.USERNAME_LOCKED,
+            settings.LDAP_MAX_FAILURES_PER_USER,
+            failures=_failures(username=username),
+            in_flight=in_flight.count(),
+        )
+        guess = GuessInFlight.objects.create(username=username, ip_address=address, started_at=now)
+    setattr(request, COUNTED, (username, guess.pk))
+
+
+def _within_budget(request: HttpRequest, locked: str, limit: int, *, failures: int, in_flight: int) -> None:
+    if failures + in_flight < limit:
+        return
+    decisions.record(request, locked if failures >= limit else decisions.TOO_MANY_AT_ONCE)
+    request.axes_locked_out = True  # type: ignore[attr-defined]  # answered with django-axes' 429 page
+    raise RefusedBeforeTheDirectory(locked)
+
+
+@contextmanager
+def settling(request: HttpRequest | None) -> Iterator[None]:
+    """Take the guess off the in-flight list and record its real outcome in the same serialized
+    step, so no other guess sees the count dip in between."""
+    counted: tuple[str, int] | None = getattr(request, COUNTED, None)
+    if counted is None:
+        yield
+        return
+    username, guess_pk = counted
+    with serialized(username):
+        GuessInFlight.objects.filter(pk=guess_pk).delete()
+        delattr(request, COUNTED)
+        yield
+
+
+def settle_what_is_left(request: HttpRequest | None) -> None:
+    """The sign-in is over and neither signal settled its guess: the backend accepted the password
+    but the form refused the account (inactive). Not a guess that failed: it is simply taken off."""
+    with settling(request):
+        pass

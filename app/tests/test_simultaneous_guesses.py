@@ -1,0 +1,84 @@
+"""Guesses that arrive at once are counted as they start: 64 simultaneous wrong passwords put at
+most AXES_FAILURE_LIMIT binds of the person on the directory from one address, and at most
+LDAP_MAX_FAILURES_PER_USER from many. Under gunicorn (2 workers x 4 threads, as deployed), with
+the binds counted in slapd's own statistics log."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from ldap_seed.directory import JumpCloudDirectory
+from ldap_seed.personas import BY_UID
+from tests.stack import _TOKEN, Browser, NativeStack
+
+AT_ONCE = 64
+PER_ADDRESS = 5
+PER_USERNAME = 8
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, directory: JumpCloudDirectory) -> Iterator[NativeStack]:
+    native = NativeStack(tmp_path_factory.mktemp("simultaneous") / "run")
+    native.up_against(
+        directory.ldap_uri,
+        directory.cafile,
+        AXES_FAILURE_LIMIT=str(PER_ADDRESS),
+        LDAP_MAX_FAILURES_PER_USER=str(PER_USERNAME),
+        LOG_LEVEL="WARNING",
+    )
+    yield native
+    native.down()
+
+
+def binds_of(directory: JumpCloudDirectory, offset: int, uid: str) -> int:
+    text = directory.log_path.read_bytes()[offset:].decode(errors="replace")
+    return len(re.findall(rf'BIND dn="uid={uid},', text))
+
+
+def guess_all_at_once(stack: NativeStack, uid: str, sources: list[str]) -> list[int]:
+    """Every browser loads the form first; then all post a wrong password at the same moment."""
+    browsers = [Browser("127.0.0.1", stack.app_port, source=source) for source in sources]
+    tokens = []
+    for browser in browsers:
+        match = _TOKEN.search(browser.request("GET", "/login/").body)
+        assert match is not None
+        tokens.append(match.group(1).decode())
+    start = threading.Barrier(len(browsers))
+    statuses = [0] * len(browsers)
+
+    def post(index: int) -> None:
+        form = {"csrfmiddlewaretoken": tokens[index], "username": uid, "password": "a-wrong-guess"}
+        start.wait()
+        statuses[index] = browsers[index].request("POST", "/login/", form).status
+
+    threads = [threading.Thread(target=post, args=(index,)) for index in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_simultaneous_guesses_from_one_address_reach_the_directory_at_most_the_limit(
+    stack: NativeStack, directory: JumpCloudDirectory
+) -> None:
+    offset = directory.log_size()
+    statuses = guess_all_at_once(stack, BY_UID["linus"].uid, ["127.0.0.1"] * AT_ONCE)
+    assert set(statuses) <= {200, 429}
+    assert binds_of(directory, offset, "linus") == PER_ADDRESS
+    again = guess_all_at_once(stack, BY_UID["linus"].uid, ["127.0.0.1"] * AT_ONCE)
+    assert set(again) == {429}, "locked: every one refused"
+    assert binds_of(directory, offset, "linus") == PER_ADDRESS
+
+
+def test_simultaneous_guesses_from_many_addresses_reach_the_directory_at_most_the_username_budget(
+    stack: NativeStack, directory: JumpCloudDirectory
+) -> None:
+    offset = directory.log_size()
+    statuses = guess_all_at_once(stack, BY_UID["grace"].uid, [f"127.0.1.{n}" for n in range(1, AT_ONCE + 1)])
+    assert set(statuses) <= {200, 429}
+    assert binds_of(directory, offset, "grace") == PER_USERNAME
