@@ -62,11 +62,19 @@ def canonical_username(value: str) -> str:
 
 def lockout_username(request: HttpRequest | None, credentials: Mapping[str, Any] | None) -> str:
     """django-axes' ``AXES_USERNAME_CALLABLE``: the canonical form of the username typed, so every
-    spelling that reaches one directory entry (``GRACE``, ``grace``, NFD ``josé``) shares a counter."""
+    spelling that reaches one directory entry (``GRACE``, ``grace``, NFD ``josé``, a second ``uid``
+    value once the directory has named the entry) shares a counter."""
+    entry_username = getattr(request, ENTRY_USERNAME, None)  # identity.throttle.check_entry_username
+    if entry_username:
+        return str(entry_username)
     typed = (credentials or {}).get("username")
     if typed is None and request is not None:
         typed = request.POST.get("username")
     return canonical_username(unicodedata.normalize("NFKC", str(typed or "")))
+
+
+# Where the sign-in leaves the entry's own username on the request (identity.throttle).
+ENTRY_USERNAME = "identity_entry_username"
 
 
 @dataclass(frozen=True)
@@ -212,6 +220,11 @@ def decide(entry: DirectoryEntry, directory: DirectorySettings | None = None) ->
         warnings=tuple(warnings),
         refusal=refusal,
     )
+
+
+def entry_username(entry: DirectoryEntry) -> str:
+    """The entry's canonical username (``decide``'s ``username``), without the rest of the decision."""
+    return canonical_username(_username_value(entry))
 
 
 def _username_value(entry: DirectoryEntry) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import ldap
@@ -23,6 +24,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_auth_ldap.backend import LDAPBackend
+from ldap.controls import DecodeControlTuples
+from ldap.controls.ppolicy import PasswordPolicyControl
 
 from identity import accounts, decisions, ldap_client, throttle
 from identity.breaker import GUARDED_LDAP, UNREACHABLE
@@ -61,7 +64,11 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         try:
             # _authenticate_user_dn: the service account's search, then the user's bind, without
             # django-auth-ldap's requirement checks and population (identity.accounts does those).
-            ldap_user._authenticate_user_dn(password)
+            if ldap_user.dn is not None:  # the service account's search found the entry
+                entry_name = accounts.entry_username(accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs))
+                throttle.check_entry_username(request, entry_name)
+            with _password_policy_control(ldap_user):
+                ldap_user._authenticate_user_dn(password)
             entry = _entry_of(ldap_user)
             account = accounts.decide(entry)
             moved_from = accounts.previous_dn(account) if account.mirrored else None
@@ -77,7 +84,7 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
                 reason = REFUSALS.get(str(refusal), str(refusal))
                 if reason == decisions.UNKNOWN_USER:
                     _bind_that_cannot_succeed(ldap_user, password)
-                decisions.record(request, reason)
+                decisions.record(request, _password_policy_answer(refusal) or reason)
             return None
         except ldap.LDAPError as error:
             note_directory_error(request=request, exception=error)
@@ -111,6 +118,43 @@ def sign_in(request: HttpRequest | None, account: accounts.Account) -> User | No
     except accounts.AccountConflict as conflict:
         decisions.record(request, str(conflict), detail=account.username)
         return None
+
+
+# RFC draft-behera-ldap-password-policy 6.2: the response control's error codes that say why a
+# bind was refused, in the audit log's words. The person still sees the generic message.
+PASSWORD_POLICY_ERRORS = {0: "password expired", 1: "account locked in the directory", 2: "password must be changed"}
+
+
+@contextlib.contextmanager
+def _password_policy_control(ldap_user: Any) -> Iterator[None]:
+    """The user's bind carries the password-policy request control (OID 1.3.6.1.4.1.42.2.27.8.5.1,
+    not critical), so a directory that locked or expired the account says so in its answer
+    (JumpCloud answers it: FACTS.md). Set as the connection's default controls for that bind only."""
+    # _get_connection: the connection django-auth-ldap is about to bind the user on.
+    connection = ldap_user._get_connection()
+    connection.set_option(ldap.OPT_SERVER_CONTROLS, [PasswordPolicyControl(criticality=False)])
+    try:
+        yield
+    finally:
+        connection.set_option(ldap.OPT_SERVER_CONTROLS, [])
+
+
+def _password_policy_answer(refusal: Exception) -> str:
+    """Why the directory refused the bind, if its password-policy response control says; else "".
+    django-auth-ldap raises its refusal while handling python-ldap's INVALID_CREDENTIALS, which
+    carries the response controls (``ctrls``)."""
+    error = refusal.__context__
+    fields = (
+        error.args[0] if isinstance(error, ldap.LDAPError) and error.args and isinstance(error.args[0], dict) else {}
+    )
+    try:
+        answers = DecodeControlTuples(fields.get("ctrls") or [])
+    except ldap.LDAPError:
+        return ""
+    for control in answers:
+        if isinstance(control, PasswordPolicyControl) and control.error is not None:
+            return PASSWORD_POLICY_ERRORS.get(control.error, f"password policy error {control.error}")
+    return ""
 
 
 def _still_holds_id(ldap_user: Any, moved_from: str, account: accounts.Account) -> bool:

@@ -23,13 +23,11 @@ account every sign-in depends on.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-import ldap
 from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from django.conf import settings
@@ -39,7 +37,8 @@ from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
-from identity import decisions
+from identity import decisions, dn
+from identity.accounts import ENTRY_USERNAME, canonical_username
 from identity.directory_settings import current
 from identity.models import GuessInFlight
 
@@ -51,23 +50,15 @@ class RefusedBeforeTheDirectory(PermissionDenied):
     """Stops Django's backend loop: no other backend, and so no directory, sees this attempt."""
 
 
-def canonical(username: str) -> str:
-    return unicodedata.normalize("NFC", username).strip().casefold()
-
-
 def service_account_uid() -> str:
     """The ``uid`` in LDAP_BIND_DN (the value of its first RDN), as a username would be typed."""
-    try:
-        rdn = ldap.dn.str2dn(current().bind_dn)[0]
-    except (ldap.DECODING_ERROR, IndexError):
-        return ""
-    return canonical(str(rdn[0][1]))
+    return canonical_username(dn.first_value(current().bind_dn) or "")
 
 
 def refuse_service_account(request: HttpRequest, username: str | None) -> None:
     """The form never binds as the service account: refused at once, with its own reason."""
     uid = service_account_uid()
-    if uid and username is not None and canonical(username) == uid:
+    if uid and username is not None and canonical_username(username) == uid:
         decisions.record(request, decisions.SERVICE_ACCOUNT)
         raise RefusedBeforeTheDirectory("the service account does not sign in through the form")
 
@@ -115,6 +106,20 @@ def count_guess_in_advance(request: HttpRequest, credentials: dict[str, Any]) ->
         )
         guess = GuessInFlight.objects.create(username=username, ip_address=address, started_at=now)
     setattr(request, COUNTED, (username, guess.pk))
+
+
+def check_entry_username(request: HttpRequest | None, username: str) -> None:
+    """After the user search, before the user's bind: the entry's own (canonical) username, which
+    may differ from the one typed (a second ``uid`` value of the entry). Its failures are the ones
+    that count (``identity.accounts.lockout_username`` reads it back), so every spelling that
+    reaches one entry shares one budget; a spent budget refuses without the bind."""
+    if request is None:
+        return
+    setattr(request, ENTRY_USERNAME, username)
+    if _failures(username=username) >= settings.LDAP_MAX_FAILURES_PER_USER:
+        decisions.record(request, decisions.USERNAME_LOCKED)
+        request.axes_locked_out = True  # type: ignore[attr-defined]  # answered with django-axes' 429 page
+        raise RefusedBeforeTheDirectory(decisions.USERNAME_LOCKED)
 
 
 def _within_budget(request: HttpRequest, locked: str, limit: int, *, failures: int, in_flight: int) -> None:

@@ -275,3 +275,14 @@ def test_ldaps_with_starttls_is_named(directory: JumpCloudDirectory) -> None:
     assert "[FAIL] TLS settings:" in report
     assert "LDAP_START_TLS=false" in report
     assert "service account" not in report, "the doctor stops before blaming the bind DN"
+
+
+def test_lockout_counts_a_second_uid_value_with_the_entrys_own(own_directory: JumpCloudDirectory) -> None:
+    own_directory.modify(f"dn: {user_dn('grace')}\nchangetype: modify\nadd: uid\nuid: gracie\n")
+    client = Client()
+    for _ in range(3):  # LDAP_MAX_FAILURES_PER_USER
+        sign_in(client, "gracie", "wrong-password")
+    before = own_directory.log_size()
+    for spelling in ("grace", "gracie", "GRACIE"):
+        assert sign_in(Client(), spelling, GRACE.password).status_code == 429, spelling
+    assert own_directory.operations_since(before)["BIND"] <= 3, "at most the service account's binds"
