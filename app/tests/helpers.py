@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import io
 import os
 import time
 from typing import Any
 from unittest import mock
 
-from django.test import Client
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client, RequestFactory
+from identity import decisions
 from identity.directory_settings import DirectorySettings, settings_for_django
 from ldap.dn import escape_dn_chars
 
@@ -37,6 +42,25 @@ def ldap_settings_for(directory: JumpCloudDirectory, **overrides: str) -> dict[s
     would make them from ``directory_environment``; for ``override_settings``."""
     with mock.patch.dict(os.environ, directory_environment(directory, **overrides)):
         return settings_for_django(DirectorySettings.from_environment())
+
+
+def authenticate_with_reason(username: str, password: str) -> tuple[Any, str]:
+    """Django's authenticate() as the sign-in form calls it: the user (or None) and the reason the
+    backends recorded (identity.decisions), "" when none was."""
+    request = RequestFactory().post("/login/")
+    user = authenticate(request, username=username, password=password)
+    decision = decisions.recorded(request)
+    return user, decision.reason if decision else ""
+
+
+def run_doctor(*args: str) -> tuple[bool, str]:
+    """``manage.py ldap_doctor ARGS`` with the settings in force: (passed, the report)."""
+    output = io.StringIO()
+    try:
+        call_command("ldap_doctor", *args, stdout=output, no_color=True)
+    except CommandError:
+        return False, output.getvalue()
+    return True, output.getvalue()
 
 
 def sign_in(client: Client, username: str, password: str, **extra: str) -> Any:

@@ -3,16 +3,12 @@ the lockout used to disagree (issue 11), each against the real slapd."""
 
 from __future__ import annotations
 
-import io
 import logging
 import unicodedata
-from typing import Any
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from django.core.management import call_command
-from django.core.management.base import CommandError
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, override_settings
 from identity import decisions
 from identity.checks import check_directory_settings
 from identity.models import DirectoryProfile
@@ -21,28 +17,22 @@ from identity.sync import sync
 from ldap_seed import USERS_DN, user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID, PERSONAS
-from tests.helpers import add_group, add_user, ldap_settings_for, remove_member, rename_user, sign_in, sign_in_as
+from tests.helpers import (
+    add_group,
+    add_user,
+    authenticate_with_reason,
+    ldap_settings_for,
+    remove_member,
+    rename_user,
+    run_doctor,
+    sign_in,
+    sign_in_as,
+)
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
 GRACE, LINUS = BY_UID["grace"], BY_UID["linus"]
 MEMBERS = [p for p in PERSONAS if "Django App" in p.groups]
-
-
-def authenticate_with_reason(username: str, password: str) -> tuple[Any, str]:
-    request = RequestFactory().post("/login/")
-    user = authenticate(request, username=username, password=password)
-    decision = decisions.recorded(request)
-    return user, decision.reason if decision else ""
-
-
-def doctor_report(*args: str) -> tuple[bool, str]:
-    output = io.StringIO()
-    try:
-        call_command("ldap_doctor", *args, stdout=output, no_color=True)
-    except CommandError:
-        return False, output.getvalue()
-    return True, output.getvalue()
 
 
 # 1. Group settings in another letter case than the directory's ---------------------------------
@@ -55,7 +45,7 @@ def test_group_settings_in_another_case_agree_everywhere(directory: JumpCloudDir
         grace = authenticate(username=GRACE.uid, password=GRACE.password)
         assert grace is not None
         assert grace.is_staff
-        passed, report = doctor_report("--user", "grace")
+        passed, report = run_doctor("--user", "grace")
         assert passed, report
         assert "is_staff=True" in report
         summary = sync(dry_run=True)
@@ -260,7 +250,7 @@ def test_a_referral_in_the_tree_is_skipped(own_directory: JumpCloudDirectory, so
     with override_settings(**ldap_settings_for(own_directory, LDAP_GROUP_SOURCE=source)):
         assert sync().created == len(MEMBERS)
         assert authenticate(username="linus", password=LINUS.password) is not None
-        passed, report = doctor_report("--user", "linus")
+        passed, report = run_doctor("--user", "linus")
         assert passed, report
 
 
@@ -270,7 +260,7 @@ def test_a_referral_in_the_tree_is_skipped(own_directory: JumpCloudDirectory, so
 def test_ldaps_with_starttls_is_named(directory: JumpCloudDirectory) -> None:
     with override_settings(**ldap_settings_for(directory, LDAP_URI=directory.ldaps_uri, LDAP_START_TLS="true")):
         assert [m.id for m in check_directory_settings(None)] == ["identity.E006"]
-        passed, report = doctor_report()
+        passed, report = run_doctor()
     assert not passed
     assert "[FAIL] TLS settings:" in report
     assert "LDAP_START_TLS=false" in report

@@ -4,24 +4,28 @@ LDAP_USER_ID_ATTRIBUTE, rows from before stable ids, characters no database colu
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from django.core.management import call_command
-from django.core.management.base import CommandError
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
-from identity import accounts, decisions
+from identity import accounts
 from identity.models import DirectoryProfile
 from identity.sync import sync
 
 from ldap_seed import user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID, PERSONAS
-from tests.helpers import add_user, ldap_settings_for, rename_user, sign_in, sign_in_as
+from tests.helpers import (
+    add_user,
+    authenticate_with_reason,
+    ldap_settings_for,
+    rename_user,
+    run_doctor,
+    sign_in,
+    sign_in_as,
+)
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -29,25 +33,11 @@ ADA, GRACE, LINUS = BY_UID["ada"], BY_UID["grace"], BY_UID["linus"]
 MEMBERS = [p for p in PERSONAS if "Django App" in p.groups]
 
 
-def refusal_for(username: str, password: str) -> tuple[object, str]:
-    request = RequestFactory().post("/login/")
-    user = authenticate(request, username=username, password=password)
-    decision = decisions.recorded(request)
-    return user, decision.reason if decision else ""
-
-
-def doctor_user(uid: str) -> str:
-    output = io.StringIO()
-    with contextlib.suppress(CommandError):
-        call_command("ldap_doctor", "--user", uid, stdout=output, no_color=True)
-    return output.getvalue()
-
-
 def test_two_entries_with_one_stable_id_share_nothing(own_directory: JumpCloudDirectory, client: Client) -> None:
     sign_in_as(client, ADA)
     ada = User.objects.get(username="ada")
     add_user(own_directory, "mallory", 5001, "Django App", "active")  # ada's uidNumber
-    user, reason = refusal_for("mallory", "mallory-demo-pass")
+    user, reason = authenticate_with_reason("mallory", "mallory-demo-pass")
     assert user is None
     assert reason == accounts.STABLE_ID_SHARED
     ada.refresh_from_db()
@@ -58,7 +48,7 @@ def test_two_entries_with_one_stable_id_share_nothing(own_directory: JumpCloudDi
     ada.refresh_from_db()
     assert (ada.username, ada.is_superuser, ada.is_active) == ("ada", True, True)
     assert not User.objects.filter(username="mallory").exists()
-    assert f"would be refused: {accounts.STABLE_ID_SHARED}" in doctor_user("mallory")
+    assert f"would be refused: {accounts.STABLE_ID_SHARED}" in run_doctor("--user", "mallory")[1]
 
 
 def test_a_nul_character_is_removed_not_fatal(
@@ -76,10 +66,10 @@ def test_a_rename_onto_a_local_accounts_name_is_refused_and_kept(own_directory: 
     sync()
     User.objects.create_superuser("breakglass", "ops@example.com", "break-glass-password-1")
     rename_user(own_directory, "grace", "breakglass")
-    user, reason = refusal_for("breakglass", GRACE.password)
+    user, reason = authenticate_with_reason("breakglass", GRACE.password)
     assert user is None
     assert reason == accounts.USERNAME_TAKEN
-    assert f"would be refused: {accounts.USERNAME_TAKEN}" in doctor_user("breakglass")
+    assert f"would be refused: {accounts.USERNAME_TAKEN}" in run_doctor("--user", "breakglass")[1]
     summary = sync(force=True)
     assert (summary.skipped, summary.deactivated) == (1, 0)
     grace = User.objects.get(directory_profile__directory_id="5002")

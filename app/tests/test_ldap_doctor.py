@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import socket
 from pathlib import Path
 
 import pytest
 import trustme
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.test import override_settings
 from identity.doctor import Doctor
 
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import PERSONAS
-from tests.helpers import ldap_settings_for
+from tests.helpers import ldap_settings_for, run_doctor
 
 # --user reads Django's rows too (a username held by a local account).
 pytestmark = pytest.mark.django_db
@@ -24,13 +21,8 @@ OTHER_ORG = "0123456789abcdef01234567"
 
 
 def doctor(directory: JumpCloudDirectory, *args: str, **environment: str) -> tuple[bool, str]:
-    output = io.StringIO()
     with override_settings(**ldap_settings_for(directory, **environment)):
-        try:
-            call_command("ldap_doctor", *args, stdout=output, no_color=True)
-        except CommandError:
-            return False, output.getvalue()
-    return True, output.getvalue()
+        return run_doctor(*args)
 
 
 def test_good_configuration_passes(directory: JumpCloudDirectory) -> None:
