@@ -80,7 +80,7 @@ E2E_ARGS ?=
 e2e: deps ## Browser tests: the local seed, then a JumpCloud-shaped rehearsal (E2E_TARGET/E2E_BASE_URL: e2e/README.md)
 	$(BIN)/pytest e2e $(E2E_PYTEST_ARGS) --output .artifacts/e2e $(E2E_ARGS)
 ifeq ($(strip $(E2E_TARGET)$(E2E_BASE_URL)),)
-	$(BIN)/python e2e/rehearse_jumpcloud.py $(E2E_PYTEST_ARGS) --output .artifacts/e2e-jumpcloud
+	$(BIN)/python -m e2e.rehearse_jumpcloud $(E2E_PYTEST_ARGS) --output .artifacts/e2e-jumpcloud
 endif
 
 .PHONY: lint
@@ -260,11 +260,11 @@ shell: ## A Django shell against the stack's settings
 # --- Measurements ---------------------------------------------------------------------------
 .PHONY: bench
 bench: deps ## Benchmarks: sign-ins, page views, directory cost, sync vs django-python3-ldap, enumeration by timing (.artifacts/bench/)
-	$(BIN)/python bench/run.py
-	$(BIN)/python bench/enumeration.py
+	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.enumeration
 
 SOAK_SECONDS ?= 120
 .PHONY: soak
 soak: deps-scaled ## Load through directory faults (SOAK_SECONDS), then through a replica killed behind HAProxy
-	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python bench/soak.py
-	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python bench/soak_scaled.py
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m bench.soak
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m bench.soak_scaled

@@ -18,14 +18,11 @@ import time
 import urllib.parse
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "app")]
-
-from tests.delay_proxy import DelayProxy  # noqa: E402
-from tests.stack import _TOKEN, Browser, NativeStack  # noqa: E402
-
-from ldap_seed.directory import JumpCloudDirectory  # noqa: E402
-from ldap_seed.personas import BY_UID  # noqa: E402
+from devstack.browser import CSRF_TOKEN, Browser
+from devstack.delay_proxy import DelayProxy
+from devstack.native import REPO_DIR, NativeStack
+from ldap_seed.directory import JumpCloudDirectory
+from ldap_seed.personas import BY_UID
 
 TRIES = 50
 WARM_UP = 5
@@ -36,7 +33,7 @@ ARTIFACT = REPO_DIR / ".artifacts/bench/enumeration.json"
 
 
 def timed_refusal(browser: Browser, username: str) -> float:
-    token = _TOKEN.search(browser.request("GET", "/login/").body)
+    token = CSRF_TOKEN.search(browser.request("GET", "/login/").body)
     form = {"csrfmiddlewaretoken": token.group(1).decode() if token else "", "username": username}
     started = time.perf_counter()
     answer = browser.request("POST", "/login/", {**form, "password": "a-wrong-guess"})

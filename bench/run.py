@@ -21,16 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "app")]
+import ldap
+from dotenv import dotenv_values
 
-import ldap  # noqa: E402
-from dotenv import dotenv_values  # noqa: E402
-from tests.stack import Browser, NativeStack  # noqa: E402
-
-from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN  # noqa: E402
-from ldap_seed.directory import JumpCloudDirectory, operations_in_log  # noqa: E402
-from ldap_seed.personas import BY_UID  # noqa: E402
+from devstack.browser import Browser
+from devstack.native import REPO_DIR, NativeStack
+from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN
+from ldap_seed.directory import JumpCloudDirectory, operations_in_log
+from ldap_seed.personas import BY_UID
 
 OUT = REPO_DIR / ".artifacts" / "bench" / "results.json"
 CONCURRENCY = (1, 8, 32)

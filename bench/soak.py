@@ -31,16 +31,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "app")]
+from dotenv import dotenv_values
 
-from dotenv import dotenv_values  # noqa: E402
-from tests.stack import _TOKEN, Browser, NativeStack  # noqa: E402
-
-from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN  # noqa: E402
-from ldap_seed.directory import JumpCloudDirectory  # noqa: E402
-from ldap_seed.generate import users  # noqa: E402
-from ldap_seed.personas import PERSONAS  # noqa: E402
+from devstack.browser import CSRF_TOKEN, Browser
+from devstack.native import REPO_DIR, NativeStack
+from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN
+from ldap_seed.directory import JumpCloudDirectory
+from ldap_seed.generate import users
+from ldap_seed.personas import PERSONAS
 
 TARGET = users(1)[0]
 
@@ -181,7 +179,7 @@ def guesser(url_port: int, start: float, tally: Tally) -> None:
         time.sleep(max(0.0, start + share * SECONDS - time.monotonic()))
         browsers = [Browser("127.0.0.1", url_port, source=ATTACKER) for _ in range(GUESSES_AT_ONCE)]
         pages = [browser.request("GET", "/login/") for browser in browsers]
-        tokens = [_TOKEN.search(page.body) for page in pages]
+        tokens = [CSRF_TOKEN.search(page.body) for page in pages]
         go = threading.Barrier(GUESSES_AT_ONCE)
 
         def guess(browser: Browser, token: re.Match[bytes] | None, go: threading.Barrier) -> None:

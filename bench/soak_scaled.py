@@ -29,13 +29,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "app")]
-
-from tests.stack import Browser  # noqa: E402
-
-from deploy.scaled import Ports, ScaledStack  # noqa: E402
-from ldap_seed.personas import PERSONAS  # noqa: E402
+from deploy.scaled import Ports, ScaledStack
+from devstack.browser import Browser
+from ldap_seed.personas import PERSONAS
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "120"))
 REFUSED = b"Sign-in failed."

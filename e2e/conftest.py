@@ -21,21 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.stack import NativeStack
 
+from devstack.native import NativeStack
+from devstack.roles import LOCAL_ROLES
 from ldap_seed.personas import BY_UID
 
 TARGET = os.environ.get("E2E_TARGET", "local")
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
-# The persona that plays each role against the local directory.
-LOCAL_ROLES = {
-    "superuser": "ada",
-    "staff": "grace",
-    "member": "linus",
-    "inactive": "ken",
-    "outsider": "eve",
-    "locked": "joan",
-}
 
 
 @dataclass(frozen=True)

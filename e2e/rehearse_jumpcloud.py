@@ -14,24 +14,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "app")]
+from dotenv import dotenv_values
 
-from dotenv import dotenv_values  # noqa: E402
-from tests.stack import NativeStack  # noqa: E402
-
-from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN  # noqa: E402
-from ldap_seed.directory import JumpCloudDirectory  # noqa: E402
-from ldap_seed.personas import BY_UID  # noqa: E402
-
-ROLES = {
-    "superuser": "ada",
-    "staff": "grace",
-    "member": "linus",
-    "inactive": "ken",
-    "outsider": "eve",
-    "locked": "joan",
-}
+from devstack.native import REPO_DIR, NativeStack
+from devstack.roles import LOCAL_ROLES
+from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN
+from ldap_seed.directory import JumpCloudDirectory
+from ldap_seed.personas import BY_UID
 
 
 def staging_env_file(directory: JumpCloudDirectory, path: Path, database: Path) -> None:
@@ -71,7 +60,7 @@ def main(pytest_args: list[str]) -> int:
                 print(started.stdout, started.stderr, file=sys.stderr)
                 return 1
             credentials = {}
-            for role, uid in ROLES.items():
+            for role, uid in LOCAL_ROLES.items():
                 credentials[f"E2E_{role.upper()}_USERNAME"] = uid
                 credentials[f"E2E_{role.upper()}_PASSWORD"] = BY_UID[uid].password
             env = {**os.environ, **credentials, "E2E_TARGET": "jumpcloud", "E2E_BASE_URL": stack.url}

@@ -17,24 +17,10 @@ from identity import decisions
 from identity.directory_settings import DirectorySettings, settings_for_django
 from ldap.dn import escape_dn_chars
 
-from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN, group_dn, user_dn
+from devstack.environment import directory_environment
+from ldap_seed import USERS_DN, group_dn, user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import Persona
-
-
-def directory_environment(directory: JumpCloudDirectory, **overrides: str) -> dict[str, str]:
-    """The environment a deployment would set to use ``directory`` (as deploy/env/local.env does)."""
-    environment = {
-        "LDAP_URI": directory.ldap_uri,
-        "LDAP_START_TLS": "true",
-        "LDAP_CA_CERT_FILE": directory.cafile,
-        "LDAP_BASE_DN": USERS_DN,
-        "LDAP_BIND_DN": SERVICE_DN,
-        "LDAP_BIND_PASSWORD": SERVICE_PASSWORD,
-        "LDAP_TIMEOUT": "3",
-    }
-    environment.update(overrides)
-    return environment
 
 
 def ldap_settings_for(directory: JumpCloudDirectory, **overrides: str) -> dict[str, Any]:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from devstack.browser import Browser
+from devstack.native import NativeStack, free_port
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
-from tests.stack import Browser, NativeStack, free_port
 
 LIMIT = 3
 LINUS, GRACE = BY_UID["linus"], BY_UID["grace"]

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 from dotenv import dotenv_values
 
+from devstack.browser import Browser
+from devstack.native import REPO_DIR
 from ldap_seed.container import compose_service
 from ldap_seed.personas import BY_UID
-from tests.stack import REPO_DIR, Browser
 
 PROJECT = os.environ.get("CONTAINER_STACK", "")
 APP_PORT = int(os.environ.get("APP_PORT", "8000"))

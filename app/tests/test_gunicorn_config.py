@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from gunicorn.config import Config
 
-from tests.stack import REPO_DIR
+from devstack.native import REPO_DIR
 
 CONFIG_FILE = REPO_DIR / "deploy/gunicorn.conf.py"
 

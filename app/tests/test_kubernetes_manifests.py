@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.stack import REPO_DIR
+from devstack.native import REPO_DIR
 
 KUSTOMIZATIONS = ["base", "overlays/staging"]
 SETTINGS_SOURCES = [

@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 from identity.revalidation import CHECKED_AT
 
+from devstack.delay_proxy import DelayProxy
 from ldap_seed import group_dn, user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
-from tests.delay_proxy import DelayProxy
 from tests.helpers import ldap_settings_for, sign_in, sign_in_as
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from identity.forms import GENERIC_ERROR
 
+from devstack.native import REPO_DIR, NativeStack, free_port
 from ldap_seed.personas import BY_UID
-from tests.stack import REPO_DIR, NativeStack, free_port
 
 
 @pytest.fixture(scope="module")

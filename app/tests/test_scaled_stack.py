@@ -23,10 +23,11 @@ from identity.management.commands.ldap_sync import LOCK_NAME
 
 from bench.soak_scaled import replica_kill_run
 from deploy.scaled import VENV_BIN, Ports, ScaledStack, missing_programs
+from devstack.browser import Browser
+from devstack.native import REPO_DIR
 from ldap_seed import group_dn, user_dn
 from ldap_seed.directory import modify_as_admin
 from ldap_seed.personas import BY_UID
-from tests.stack import REPO_DIR, Browser
 
 ADA, GRACE, LINUS = BY_UID["ada"], BY_UID["grace"], BY_UID["linus"]
 REPLICAS = {"app1", "app2", "app3"}

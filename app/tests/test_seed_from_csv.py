@@ -10,12 +10,12 @@ import pytest
 from django.contrib.auth import authenticate
 from django.test import override_settings
 
+from devstack.native import REPO_DIR, NativeStack
 from ldap_seed import LDIF_DIR, SEED_DIR
 from ldap_seed.csv_seed import CsvProblems, write_seed
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import PERSONAS
 from tests.helpers import ldap_settings_for
-from tests.stack import REPO_DIR, NativeStack
 
 PERSONAS_CSV = SEED_DIR / "personas.csv"
 HEADER = "FirstName,LastName,Username,Email,Password,jobTitle,Group1,Group2\n"

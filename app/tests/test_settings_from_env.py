@@ -11,8 +11,8 @@ from django.core.exceptions import ImproperlyConfigured
 from identity.directory_settings import DirectorySettings
 from identity.dn import group_dn
 
+from devstack.environment import directory_environment
 from ldap_seed.directory import JumpCloudDirectory
-from tests.helpers import directory_environment
 
 
 @pytest.fixture

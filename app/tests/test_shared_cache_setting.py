@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.stack import REPO_DIR
+from devstack.native import REPO_DIR
 
 BASE_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings",

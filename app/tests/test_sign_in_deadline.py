@@ -12,9 +12,9 @@ import pytest
 from django.test import Client, override_settings
 from identity.forms import UNAVAILABLE_ERROR
 
+from devstack.delay_proxy import DelayProxy
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
-from tests.delay_proxy import DelayProxy
 from tests.helpers import ldap_settings_for, sign_in_as
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from devstack.browser import CSRF_TOKEN, Browser
+from devstack.native import NativeStack
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
-from tests.stack import _TOKEN, Browser, NativeStack
 
 AT_ONCE = 64
 PER_ADDRESS = 5
@@ -44,7 +45,7 @@ def guess_all_at_once(stack: NativeStack, uid: str, sources: list[str]) -> list[
     browsers = [Browser("127.0.0.1", stack.app_port, source=source) for source in sources]
     tokens = []
     for browser in browsers:
-        match = _TOKEN.search(browser.request("GET", "/login/").body)
+        match = CSRF_TOKEN.search(browser.request("GET", "/login/").body)
         assert match is not None
         tokens.append(match.group(1).decode())
     start = threading.Barrier(len(browsers))

@@ -8,12 +8,10 @@ import os
 import subprocess
 import sys
 
-from tests.stack import REPO_DIR
-
 
 def test_a_short_soak_through_directory_faults_passes() -> None:
     result = subprocess.run(
-        [sys.executable, str(REPO_DIR / "bench/soak.py")],
+        [sys.executable, "-m", "bench.soak"],
         env={**os.environ, "SOAK_SECONDS": "24", "SOAK_PAGE_P99_BOUND": "none"},
         capture_output=True,
         text=True,
