@@ -65,6 +65,10 @@ test: deps-scaled lint ## Run everything CI runs: static checks, the suite again
 	$(BIN)/pytest
 	@$(MAKE) --no-print-directory e2e
 
+.PHONY: test-quick
+test-quick: deps ## The quick loop (under a minute): the suite without whole stacks, containers or slow tests
+	$(BIN)/pytest -q -m "not stack and not containers and not slow" -p no:cacheprovider
+
 .PHONY: test-postgres
 test-postgres: deps ## The database-touching tests again, against PostgreSQL (installed and started as root)
 	DATABASE_URL=$$(.ci/postgres.sh) $(BIN)/pytest -m django_db -p no:cacheprovider
@@ -147,6 +151,20 @@ else
 $(error DIRECTORY must be local or jumpcloud, not $(DIRECTORY))
 endif
 APP_PORT ?= 8000
+# The one place the engine decides how the stack is stopped, shown, followed and managed.
+ifeq ($(ENGINE),native)
+STACK_DOWN := deploy/native.sh down
+STACK_LOGS := deploy/native.sh logs
+STACK_PS := deploy/native.sh ps
+STACK_RESET := true
+STACK_MANAGE := DIRECTORY=$(DIRECTORY) deploy/native.sh manage
+else
+STACK_DOWN := $(COMPOSE) down
+STACK_LOGS := $(COMPOSE) logs --follow
+STACK_PS := $(COMPOSE) ps
+STACK_RESET := $(COMPOSE) down --volumes
+STACK_MANAGE := $(COMPOSE) exec app python app/manage.py
+endif
 # `make up` builds the images first; COMPOSE_UP_BUILD= starts what was just built (make build).
 COMPOSE_UP_BUILD ?= --build
 export APP_PORT LDAP_PORT LDAPS_PORT COMPOSE_PROJECT_NAME BASE_IMAGE
@@ -197,11 +215,7 @@ endif
 
 .PHONY: down
 down: ## Stop the stack (only what `make up` or `make up-scaled` started)
-ifneq ($(ENGINE),native)
-	$(COMPOSE) down
-else
-	@deploy/native.sh down
-endif
+	@$(STACK_DOWN)
 	@if [ -f $(SCALED_RUN_DIR)/stack.json ]; then SCALED_RUN_DIR=$(SCALED_RUN_DIR) $(BIN)/python deploy/scaled.py down; fi
 
 # The scaled stack (deploy/scaled.py): PostgreSQL, Redis, the directory, three app replicas and
@@ -220,38 +234,21 @@ ps-scaled: ## Show what runs in the scaled stack
 
 .PHONY: logs
 logs: ## Follow the stack's logs
-ifneq ($(ENGINE),native)
-	$(COMPOSE) logs --follow
-else
-	@deploy/native.sh logs
-endif
+	@$(STACK_LOGS)
 
 .PHONY: ps
 ps: ## Show what is running
-ifneq ($(ENGINE),native)
-	$(COMPOSE) ps
-else
-	@deploy/native.sh ps
-endif
+	@$(STACK_PS)
 
 .PHONY: reset
 reset: down ## Stop the stack and discard its data (directory changes, database); the next `make up` reseeds
-ifneq ($(ENGINE),native)
-	$(COMPOSE) down --volumes
-endif
+	@$(STACK_RESET)
 	rm -rf $(RUN_DIR)
 
 CMD ?= help
 .PHONY: manage
 manage: deps ## Run a manage.py command against the stack's settings: make manage CMD="createsuperuser"
-ifneq ($(ENGINE),native)
-	$(COMPOSE) exec app python app/manage.py $(CMD)
-else
-	@set -a; \
-	if [ "$(DIRECTORY)" = jumpcloud ]; then . deploy/env/jumpcloud.env; else . deploy/env/local.env; \
-	  LDAP_URI=ldap://127.0.0.1:3389 LDAP_CA_CERT_FILE=$(RUN_DIR)/ldap/tls/ca.crt DATABASE_URL=sqlite:///$(RUN_DIR)/db.sqlite3; fi; \
-	set +a; $(BIN)/python app/manage.py $(CMD)
-endif
+	@$(STACK_MANAGE) $(CMD)
 
 .PHONY: shell
 shell: ## A Django shell against the stack's settings

@@ -6,6 +6,7 @@
 #   deploy/native.sh up [local|jumpcloud]   start (a second `up` finds the first and stops there)
 #   deploy/native.sh down                   stop exactly the processes `up` started
 #   deploy/native.sh ps | logs
+#   DIRECTORY=local|jumpcloud deploy/native.sh manage ARGS...   manage.py with the stack's environment
 #
 # The app reads deploy/env/local.env (or jumpcloud.env), then what differs here: the directory's
 # address and CA, and the database, all under RUN_DIR. RUN_DIR, APP_PORT, LDAP_PORT and
@@ -147,10 +148,19 @@ ps_() {
   done
 }
 
+# manage.py with the stack's own environment (the one `up` gives the app), e.g. createsuperuser.
+manage() {
+  local directory=$1
+  shift
+  load_env "$directory"
+  exec "$PYTHON" app/manage.py "$@"
+}
+
 case ${1:-} in
   up) up "${2:-local}" ;;
   down) down ;;
   ps) ps_ ;;
   logs) exec tail -n 50 -F "$RUN_DIR/app.log" "$RUN_DIR/ldap.log" ;;
-  *) fail "usage: $0 up [local|jumpcloud] | down | ps | logs" ;;
+  manage) shift && manage "${DIRECTORY:-local}" "$@" ;;
+  *) fail "usage: $0 up [local|jumpcloud] | down | ps | logs | manage ARGS..." ;;
 esac

@@ -142,3 +142,8 @@ def outsider() -> Account:
 def locked() -> Account:
     """In the app's groups, but locked in JumpCloud: the directory refuses the bind."""
     return account("locked")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.browser)

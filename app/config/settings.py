@@ -39,7 +39,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: answers /healthz before host validation and HTTPS redirects, for probes by address.
-    "identity.middleware.HealthCheckMiddleware",
+    "identity.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -47,7 +47,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Signed-in pages: Cache-Control: private, no-store.
-    "identity.middleware.SignedInNoStoreMiddleware",
+    "identity.no_store.SignedInNoStoreMiddleware",
     "identity.revalidation.DirectoryRevalidationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 # django-auth-ldap's reasons for a refusal (the texts of its AuthenticationFailed), in the words the
 # audit log uses.
+UNKNOWN_USER_REFUSAL = "failed to map the username to a DN."
 REFUSALS = {
-    "failed to map the username to a DN.": decisions.UNKNOWN_USER,
+    UNKNOWN_USER_REFUSAL: decisions.UNKNOWN_USER,
     "user DN/password rejected by LDAP server.": decisions.WRONG_PASSWORD,
 }
 
@@ -64,9 +65,13 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         try:
             # _authenticate_user_dn: the service account's search, then the user's bind, without
             # django-auth-ldap's requirement checks and population (identity.accounts does those).
-            if ldap_user.dn is not None:  # the service account's search found the entry
-                entry_name = accounts.entry_username(accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs))
-                throttle.check_entry_username(request, entry_name)
+            # The service account's search. None: no such user, or the directory failed (then
+            # ldap_error has recorded why); either way nothing more is asked of this connection,
+            # which may be half set up (a StartTLS that failed leaves a connection in clear).
+            if ldap_user.dn is None:
+                raise ldap_user.AuthenticationFailed(UNKNOWN_USER_REFUSAL)
+            entry_name = accounts.entry_username(accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs))
+            throttle.check_entry_username(request, entry_name)
             with _password_policy_control(ldap_user):
                 ldap_user._authenticate_user_dn(password)
             entry = _entry_of(ldap_user)

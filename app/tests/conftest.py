@@ -64,3 +64,15 @@ def own_directory(tmp_path: Path) -> Iterator[JumpCloudDirectory]:
     with override_settings(**ldap_settings_for(server)):
         yield server
     server.stop()
+
+
+LOCAL_ADMIN = ("breakglass", "break-glass-password-1")
+
+
+@pytest.fixture
+def local_admin(db: None) -> tuple[str, str]:
+    """A local break-glass superuser (made as createsuperuser would): its username and password."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser(LOCAL_ADMIN[0], "ops@example.com", LOCAL_ADMIN[1])
+    return LOCAL_ADMIN

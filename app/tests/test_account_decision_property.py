@@ -30,7 +30,7 @@ from ldap_seed.directory import JumpCloudDirectory
 from tests.conftest import start_directory
 from tests.helpers import ldap_settings_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 User = get_user_model()
 UID_NUMBERS = itertools.count(20_000)
 

@@ -17,7 +17,8 @@ User = get_user_model()
 
 
 @pytest.fixture
-def admin_client(client: Client) -> Client:
+def ada_client(client: Client) -> Client:
+    """Signed in as ada (a directory superuser), with every persona and a local admin in Django."""
     for persona in PERSONAS:
         authenticate(username=persona.uid, password=persona.password)
     User.objects.create_superuser("breakglass", "ops@example.com", "break-glass-password-1")
@@ -25,8 +26,8 @@ def admin_client(client: Client) -> Client:
     return client
 
 
-def test_user_list_shows_directory_columns(admin_client: Client) -> None:
-    html = admin_client.get("/admin/auth/user/").content.decode()
+def test_user_list_shows_directory_columns(ada_client: Client) -> None:
+    html = ada_client.get("/admin/auth/user/").content.decode()
     for header in ("Display name", "Department", "Location", "From the directory"):
         assert header in html
     assert "Linus Bjørkström" in html
@@ -36,21 +37,21 @@ def test_user_list_shows_directory_columns(admin_client: Client) -> None:
 @pytest.mark.parametrize(
     ("source", "present", "absent"), [("directory", "linus", "breakglass"), ("local", "breakglass", "linus")]
 )
-def test_user_list_filters_by_source(admin_client: Client, source: str, present: str, absent: str) -> None:
-    html = admin_client.get(f"/admin/auth/user/?source={source}").content.decode()
+def test_user_list_filters_by_source(ada_client: Client, source: str, present: str, absent: str) -> None:
+    html = ada_client.get(f"/admin/auth/user/?source={source}").content.decode()
     assert f">{present}</a>" in html
     assert f">{absent}</a>" not in html
 
 
-def test_user_list_searches_the_profile(admin_client: Client) -> None:
-    html = admin_client.get("/admin/auth/user/?q=Produktutveckling").content.decode()
+def test_user_list_searches_the_profile(ada_client: Client) -> None:
+    html = ada_client.get("/admin/auth/user/?q=Produktutveckling").content.decode()
     assert ">linus</a>" in html
     assert ">grace</a>" not in html
 
 
-def test_directory_user_page_has_the_profile_inline_read_only(admin_client: Client) -> None:
+def test_directory_user_page_has_the_profile_inline_read_only(ada_client: Client) -> None:
     linus = User.objects.get(username="linus")
-    html = admin_client.get(f"/admin/auth/user/{linus.pk}/change/").content.decode()
+    html = ada_client.get(f"/admin/auth/user/{linus.pk}/change/").content.decode()
     assert SOURCE_NOTE in html
     assert "Öresund Systems AB" in html
     assert not re.search(r'<input[^>]+name="directory_profile-0-display_name"', html)
@@ -58,16 +59,16 @@ def test_directory_user_page_has_the_profile_inline_read_only(admin_client: Clie
     assert not re.search(r'<input[^>]+name="is_staff"', html)
 
 
-def test_local_account_page_stays_editable(admin_client: Client) -> None:
+def test_local_account_page_stays_editable(ada_client: Client) -> None:
     breakglass = User.objects.get(username="breakglass")
-    html = admin_client.get(f"/admin/auth/user/{breakglass.pk}/change/").content.decode()
+    html = ada_client.get(f"/admin/auth/user/{breakglass.pk}/change/").content.decode()
     assert re.search(r'<input[^>]+name="first_name"', html)
     assert SOURCE_NOTE not in html
 
 
 @pytest.mark.parametrize("term", ["JOSÉ", "jose\u0301", "José"])
-def test_user_list_search_finds_the_canonical_username(admin_client: Client, term: str) -> None:
+def test_user_list_search_finds_the_canonical_username(ada_client: Client, term: str) -> None:
     User.objects.create_user("josé")  # the canonical form: NFC, case folded
-    html = admin_client.get("/admin/auth/user/", {"q": term}).content.decode()
+    html = ada_client.get("/admin/auth/user/", {"q": term}).content.decode()
     assert ">josé</a>" in html
     assert ">linus</a>" not in html

@@ -22,6 +22,8 @@ from devstack.native import NativeStack, free_port
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
 
+pytestmark = pytest.mark.stack
+
 LIMIT = 3
 LINUS, GRACE = BY_UID["linus"], BY_UID["grace"]
 PROXY_ADDRESS = "127.0.0.2"

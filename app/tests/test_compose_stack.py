@@ -15,6 +15,8 @@ from ldap_seed import LDIF_DIR, SCHEMA_DIR, SERVICE_DN, SERVICE_PASSWORD, USERS_
 from ldap_seed.container import REPO_DIR, compose_service, docker_engine_problem
 from ldap_seed.directory import TLS_NAMES, JumpCloudDirectory
 
+pytestmark = pytest.mark.containers
+
 BOOTSTRAP = "/container/service/slapd/assets/config/bootstrap"
 LOCAL_ENV = dotenv_values(REPO_DIR / "deploy/env/local.env")
 

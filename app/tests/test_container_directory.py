@@ -20,7 +20,7 @@ from ldap_seed.container import OsixiaDirectory, docker_engine_problem
 from ldap_seed.personas import PERSONAS
 from tests.helpers import ldap_settings_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.containers, pytest.mark.django_db]
 
 
 @pytest.fixture(scope="module")

@@ -29,9 +29,12 @@ PROJECT = os.environ.get("CONTAINER_STACK", "")
 APP_PORT = int(os.environ.get("APP_PORT", "8000"))
 LOCAL_ENV = {name: value or "" for name, value in dotenv_values(REPO_DIR / "deploy/env/local.env").items()}
 
-pytestmark = pytest.mark.skipif(
-    not PROJECT, reason="runs in `make test-containers`, against the stack it starts (CONTAINER_STACK unset)"
-)
+pytestmark = [
+    pytest.mark.containers,
+    pytest.mark.skipif(
+        not PROJECT, reason="runs in `make test-containers`, against the stack it starts (CONTAINER_STACK unset)"
+    ),
+]
 
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -9,13 +9,15 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import override_settings
 from identity import sync as sync_module
 from identity.models import DirectoryProfile, DirectorySync
 from identity.sync import SyncFailed, sync
 
-from ldap_seed import group_dn, user_dn
+from ldap_seed import user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import PERSONAS
+from tests.helpers import ldap_settings_for, remove_member
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -34,10 +36,6 @@ def state() -> dict[str, Any]:
             "profile": None if profile is None else {name: getattr(profile, name) for name in profile_fields},
         }
     return result
-
-
-def leave_group(directory: JumpCloudDirectory, uid: str, group: str) -> None:
-    directory.modify(f"dn: {group_dn(group)}\nchangetype: modify\ndelete: member\nmember: {user_dn(uid)}\n")
 
 
 def test_sync_gives_what_signing_everyone_in_gives(directory: JumpCloudDirectory) -> None:
@@ -68,7 +66,7 @@ def test_changes_in_the_directory_are_applied(own_directory: JumpCloudDirectory)
     own_directory.modify(
         f"dn: {user_dn('linus')}\nchangetype: modify\nreplace: title\ntitle: Lead\n-\ndelete: mobile\n"
     )
-    leave_group(own_directory, "grace", "staff")
+    remove_member(own_directory, "grace", "staff")
     summary = sync()
     assert (summary.updated, summary.unchanged) == (2, len(MEMBERS) - 2)
     linus = DirectoryProfile.objects.get(user__username="linus")
@@ -80,7 +78,7 @@ def test_changes_in_the_directory_are_applied(own_directory: JumpCloudDirectory)
 
 def test_leaver_deactivation_is_refused_above_the_share_unless_forced(own_directory: JumpCloudDirectory) -> None:
     sync()
-    leave_group(own_directory, "linus", "Django App")
+    remove_member(own_directory, "linus", "Django App")
     summary = sync()  # 1 of 4 directory users is 25%, over the default 10%
     assert summary.deactivated == 0
     assert summary.refused_deactivations == 1
@@ -148,7 +146,7 @@ def test_command_prints_the_summary_and_records_it(directory: JumpCloudDirectory
 
 def test_command_fails_when_deactivations_are_refused(own_directory: JumpCloudDirectory) -> None:
     call_command("ldap_sync", stdout=io.StringIO())
-    leave_group(own_directory, "linus", "Django App")
+    remove_member(own_directory, "linus", "Django App")
     errors = io.StringIO()
     with pytest.raises(CommandError, match="deactivations refused"):
         call_command("ldap_sync", stdout=io.StringIO(), stderr=errors)
@@ -156,10 +154,6 @@ def test_command_fails_when_deactivations_are_refused(own_directory: JumpCloudDi
 
 
 def test_the_group_search_fallback_syncs_the_same(directory: JumpCloudDirectory) -> None:
-    from django.test import override_settings
-
-    from tests.helpers import ldap_settings_for
-
     sync()
     by_memberof = state()
     User.objects.all().delete()

@@ -16,7 +16,7 @@ from ldap_seed.generate import users
 from ldap_seed.personas import PERSONAS
 from tests.helpers import ldap_settings_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 COUNT = 10_000
 
 

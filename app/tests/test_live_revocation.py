@@ -12,17 +12,12 @@ from django.test import Client, override_settings
 from identity.revalidation import CHECKED_AT
 
 from devstack.delay_proxy import DelayProxy
-from ldap_seed import group_dn, user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
-from tests.helpers import ldap_settings_for, sign_in, sign_in_as
+from tests.helpers import ldap_settings_for, remove_member, sign_in, sign_in_as
 
 pytestmark = pytest.mark.django_db
 LINUS = BY_UID["linus"]
-
-
-def remove_from(directory: JumpCloudDirectory, group: str) -> None:
-    directory.modify(f"dn: {group_dn(group)}\nchangetype: modify\ndelete: member\nmember: {user_dn(LINUS.uid)}\n")
 
 
 def age_the_check(client: Client, seconds: float) -> None:
@@ -37,7 +32,7 @@ def test_session_ends_once_the_interval_has_passed(
 ) -> None:
     sign_in_as(client, LINUS)
     assert client.get("/").status_code == 200
-    remove_from(own_directory, group)
+    remove_member(own_directory, LINUS.uid, group)
     assert client.get("/").status_code == 200, "within the interval the session goes on"
     age_the_check(client, 301)
     response = client.get("/profile/")
@@ -116,7 +111,7 @@ def test_an_answer_that_comes_after_the_page_still_ends_the_session(
 ) -> None:
     sign_in_as(client, LINUS)
     client.get("/")
-    remove_from(own_directory, "Django App")
+    remove_member(own_directory, LINUS.uid, "Django App")
     age_the_check(client, 301)
     address = urllib.parse.urlsplit(own_directory.ldap_uri)
     with (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client, override_settings
 from identity.forms import GENERIC_ERROR
@@ -16,18 +15,13 @@ from tests.helpers import sign_in, sign_in_as
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def break_glass() -> None:
-    get_user_model().objects.create_superuser("breakglass", "ops@example.com", "break-glass-password-1")
-
-
-def test_local_accounts_sign_in_by_default(client: Client, break_glass: None) -> None:
+def test_local_accounts_sign_in_by_default(client: Client, local_admin: tuple[str, str]) -> None:
     assert sign_in(client, "breakglass", "break-glass-password-1").status_code == 302
     assert "Only JumpCloud accounts can sign in here." not in client.get("/login/").content.decode()
 
 
 @override_settings(AUTH_LOCAL_ACCOUNTS=False)
-def test_off_local_accounts_cannot_sign_in(client: Client, break_glass: None) -> None:
+def test_off_local_accounts_cannot_sign_in(client: Client, local_admin: tuple[str, str]) -> None:
     response = sign_in(client, "breakglass", "break-glass-password-1")
     assert response.status_code == 200
     assert GENERIC_ERROR in response.content.decode()

@@ -14,6 +14,8 @@ from identity.forms import GENERIC_ERROR
 from devstack.native import REPO_DIR, NativeStack, free_port
 from ldap_seed.personas import BY_UID
 
+pytestmark = pytest.mark.stack
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:

@@ -7,16 +7,12 @@ from typing import Any
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 
-from ldap_seed import group_dn, user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
+from tests.helpers import remove_member
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
-
-
-def remove_from_group(directory: JumpCloudDirectory, uid: str, group: str) -> None:
-    directory.modify(f"dn: {group_dn(group)}\nchangetype: modify\ndelete: member\nmember: {user_dn(uid)}\n")
 
 
 def sign_in(uid: str) -> object:
@@ -31,7 +27,7 @@ def test_nothing_about_the_directory_is_cached(settings: Any) -> None:
 def test_removal_from_staff_revokes_staff_at_next_sign_in(own_directory: JumpCloudDirectory) -> None:
     assert sign_in("grace") is not None
     assert User.objects.get(username="grace").is_staff
-    remove_from_group(own_directory, "grace", "staff")
+    remove_member(own_directory, "grace", "staff")
     assert sign_in("grace") is not None
     grace = User.objects.get(username="grace")
     assert grace.is_staff is False
@@ -40,12 +36,12 @@ def test_removal_from_staff_revokes_staff_at_next_sign_in(own_directory: JumpClo
 
 def test_removal_from_the_app_group_denies_the_next_sign_in(own_directory: JumpCloudDirectory) -> None:
     assert sign_in("linus") is not None
-    remove_from_group(own_directory, "linus", "Django App")
+    remove_member(own_directory, "linus", "Django App")
     assert sign_in("linus") is None
 
 
 def test_removal_from_active_makes_the_account_inactive(own_directory: JumpCloudDirectory) -> None:
     assert sign_in("linus") is not None
-    remove_from_group(own_directory, "linus", "active")
+    remove_member(own_directory, "linus", "active")
     sign_in("linus")
     assert User.objects.get(username="linus").is_active is False

@@ -29,6 +29,8 @@ from ldap_seed import group_dn, user_dn
 from ldap_seed.directory import modify_as_admin
 from ldap_seed.personas import BY_UID
 
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
 ADA, GRACE, LINUS = BY_UID["ada"], BY_UID["grace"], BY_UID["linus"]
 REPLICAS = {"app1", "app2", "app3"}
 

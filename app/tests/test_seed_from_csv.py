@@ -17,6 +17,8 @@ from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import PERSONAS
 from tests.helpers import ldap_settings_for
 
+pytestmark = pytest.mark.stack
+
 PERSONAS_CSV = SEED_DIR / "personas.csv"
 HEADER = "FirstName,LastName,Username,Email,Password,jobTitle,Group1,Group2\n"
 

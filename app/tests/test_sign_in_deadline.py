@@ -17,7 +17,7 @@ from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
 from tests.helpers import ldap_settings_for, sign_in_as
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 TIMEOUT = 2
 # Each answer comes 0.7 s late: every operation is well within TIMEOUT, the sign-in's six or so
 # round trips (StartTLS, the TLS handshake, two binds, a search) are not.

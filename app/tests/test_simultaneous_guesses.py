@@ -16,6 +16,8 @@ from devstack.native import NativeStack
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
 
+pytestmark = pytest.mark.stack
+
 AT_ONCE = 64
 PER_ADDRESS = 5
 PER_USERNAME = 8

@@ -8,6 +8,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
 
 def test_a_short_soak_through_directory_faults_passes() -> None:
     result = subprocess.run(

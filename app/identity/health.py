@@ -1,3 +1,5 @@
+"""``/healthz`` for probes: the process and its database answer."""
+
 from __future__ import annotations
 
 import logging
@@ -5,7 +7,6 @@ from collections.abc import Callable
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.cache import patch_cache_control
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +33,4 @@ class HealthCheckMiddleware:
         else:
             response = JsonResponse({"status": "ok", "database": "ok"})
         response["Cache-Control"] = "no-store"
-        return response
-
-
-class SignedInNoStoreMiddleware:
-    """A page shown to someone signed in is theirs alone: no shared cache keeps it, and no cache
-    at all stores it (a browser's back button after sign-out, a proxy between offices)."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        if getattr(request, "user", None) is not None and request.user.is_authenticated:
-            patch_cache_control(response, private=True, no_store=True)
         return response
