@@ -60,18 +60,23 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet
 	@touch $@
 
+# Each checkout's own temporary folder: pytest's shared /tmp/pytest-of-<user> keeps only the last
+# three runs, so a second suite running on the machine would delete a live stack's folder. Short,
+# in /tmp: slapd's ldapi socket path must fit in 108 bytes.
+PYTEST_TMP = --basetemp=/tmp/pytest-$(shell printf %s "$(CURDIR)" | md5sum | cut -c1-8)
+
 .PHONY: test
 test: deps-scaled lint ## Run everything CI runs: static checks, the suite against a real slapd, the browser tests
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_TMP)
 	@$(MAKE) --no-print-directory e2e
 
 .PHONY: test-quick
 test-quick: deps ## The quick loop (under a minute): the suite without whole stacks, containers or slow tests
-	$(BIN)/pytest -q -m "not stack and not containers and not slow" -p no:cacheprovider
+	$(BIN)/pytest -q -m "not stack and not containers and not slow" -p no:cacheprovider $(PYTEST_TMP)
 
 .PHONY: test-postgres
 test-postgres: deps ## The database-touching tests again, against PostgreSQL (installed and started as root)
-	DATABASE_URL=$$(.ci/postgres.sh) $(BIN)/pytest -m django_db -p no:cacheprovider
+	DATABASE_URL=$$(.ci/postgres.sh) $(BIN)/pytest -m django_db -p no:cacheprovider $(PYTEST_TMP)
 
 .PHONY: test-containers
 test-containers: deps ## The containerised deployment for real (podman): images built, compose up, browser suite against it
