@@ -50,14 +50,21 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         # _request: the request django-auth-ldap was given; the reason is recorded on it.
         request: HttpRequest | None = ldap_user._request
         try:
-            # _authenticate_user_dn: the service account's search, then the user's bind, without
-            # django-auth-ldap's requirement checks and population (identity.accounts does those).
-            ldap_user._authenticate_user_dn(password)
-            entry = _entry_of(ldap_user)
+            with ldap_client.held_connection() as connection:
+                # _connection, _connection_bound: django-auth-ldap works on this thread's held
+                # connection, already bound as the service account (no handshake per sign-in).
+                ldap_user._connection, ldap_user._connection_bound = connection, True
+                # _authenticate_user_dn: the service account's search, then the user's bind, without
+                # django-auth-ldap's requirement checks and population (identity.accounts does those).
+                ldap_user._authenticate_user_dn(password)
+                entry = _entry_of(ldap_user)
         except ldap_user.AuthenticationFailed as refusal:
             # django-auth-ldap turns an error in the user search into "no such user" after
-            # sending ldap_error (note_directory_error); keep that truer reason.
-            if not _directory_away(request):
+            # sending ldap_error (note_directory_error); keep that truer reason, and a new
+            # connection for the next sign-in.
+            if _directory_away(request):
+                ldap_client.drop_held_connection()
+            else:
                 decisions.record(request, REFUSALS.get(str(refusal), str(refusal)))
             return None
         except ldap.LDAPError as error:

@@ -5,12 +5,21 @@ page) reads here.
 
 Shapes: an entry is ``(dn, attrs)`` with ``attrs`` a dict of attribute name to a list of ``bytes``
 values, as python-ldap returns them (``identity.accounts.DirectoryEntry`` decodes them).
+
+Connections: ``held_connection`` lends each thread one connection, kept between sign-ins and
+revalidations (a gunicorn worker has ``GUNICORN_THREADS`` of them), so a sign-in does not pay a TCP
+and TLS handshake each time. ``service_connection`` makes a new one, for the long reads (``ldap_sync``)
+and the checks (``ldap_doctor``, the status page) that must see a fresh connection.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import ldap
@@ -26,6 +35,26 @@ PAGE_SIZE = 500
 
 RawEntry = tuple[str, dict[str, list[bytes]]]
 
+# A held connection idle longer than this (seconds) is replaced rather than reused: a load balancer
+# or NAT on the way to JumpCloud may drop an idle connection silently, and a bind on such a socket
+# would wait the whole LDAP_TIMEOUT before failing. Under load connections never get this old.
+MAX_IDLE_SECONDS = 30.0
+# python-ldap's answers that mean the connection itself is gone (closed by the server: a restart,
+# an idle timeout), as opposed to a directory that is slow or said no.
+CLOSED = (ldap.SERVER_DOWN, ldap.CONNECT_ERROR)
+
+
+class _Held(threading.local):
+    """This thread's connection between uses: ``key`` is the (process, settings) it was made for,
+    ``idle_since`` a ``time.monotonic()`` reading."""
+
+    connection: Any = None
+    key: tuple[int, DirectorySettings] | None = None
+    idle_since: float = 0.0
+
+
+_held = _Held()
+
 
 def service_connection(directory: DirectorySettings | None = None) -> Any:
     """A new connection with the app's options (TLS verified), StartTLS if set, bound as the
@@ -38,6 +67,67 @@ def service_connection(directory: DirectorySettings | None = None) -> Any:
         connection.start_tls_s()
     connection.simple_bind_s(directory.bind_dn, directory.bind_password)
     return connection
+
+
+@contextmanager
+def held_connection(directory: DirectorySettings | None = None) -> Iterator[Any]:
+    """This thread's connection, bound as the service account, for the length of the block.
+
+    Reused when it was made in this process for the same settings and has been idle less than
+    ``MAX_IDLE_SECONDS``; the service bind that opens every use is also the check that it still
+    works: when the server has closed it (restart, ``olcIdleTimeout``), a new connection is made,
+    once, before anything else is sent, so no user's password is ever sent twice. A slow
+    directory (``ldap.TIMEOUT``) is not retried: the caller learns at once, within LDAP_TIMEOUT.
+
+    An ``ldap.LDAPError`` out of the block drops the connection (its state is unknown); so does
+    ``drop_held_connection()`` for errors the caller swallowed. Otherwise the connection is kept
+    for the thread's next use. Nested uses in one thread get a connection each."""
+    directory = directory or current()
+    key = (os.getpid(), directory)
+    connection, reusable = _held.connection, _held.key == key
+    fresh = time.monotonic() - _held.idle_since < MAX_IDLE_SECONDS
+    _held.connection, _held.key = None, None
+    if connection is not None and not (reusable and fresh):
+        _close(connection)
+        connection = None
+    if connection is not None:
+        try:
+            connection.simple_bind_s(directory.bind_dn, directory.bind_password)
+        except CLOSED:
+            log.info("the held directory connection was closed by the server; reconnecting")
+            _close(connection)
+            connection = None
+        except ldap.LDAPError:
+            _close(connection)
+            raise
+    if connection is None:
+        connection = service_connection(directory)
+    broken = False
+    try:
+        yield connection
+    except ldap.LDAPError:
+        broken = True
+        raise
+    finally:
+        if broken:
+            _close(connection)
+        else:
+            if _held.connection is not None:  # a nested use kept its own: keep one
+                _close(_held.connection)
+            _held.connection, _held.key, _held.idle_since = connection, key, time.monotonic()
+
+
+def drop_held_connection() -> None:
+    """Forget this thread's connection: an error on it was handled without raising."""
+    if _held.connection is not None:
+        _close(_held.connection)
+    _held.connection, _held.key = None, None
+
+
+def _close(connection: Any) -> None:
+    """Close without waiting for an answer: the connection may be broken or its server hung."""
+    with suppress(ldap.LDAPError):
+        connection.unbind_ext()
 
 
 def paged_search(

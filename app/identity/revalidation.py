@@ -42,8 +42,7 @@ def directory_verdict(user: User) -> tuple[bool | None, str]:
     directory = current()
     profile = DirectoryProfile.objects.filter(user=user).first()
     try:
-        connection = ldap_client.service_connection(directory)
-        try:
+        with ldap_client.held_connection(directory) as connection:
             if profile is not None and profile.directory_id:
                 found = ldap_client.find_user(connection, directory.user_id_attribute, profile.directory_id, directory)
             else:  # a directory user from before stable ids
@@ -53,8 +52,6 @@ def directory_verdict(user: User) -> tuple[bool | None, str]:
             group_dns = (
                 ldap_client.group_dns_of(connection, found[0], directory) if directory.group_source == SEARCH else None
             )
-        finally:
-            connection.unbind_s()
     except ldap.LDAPError as error:
         return None, describe(error)
     account = accounts.decide(accounts.DirectoryEntry.from_ldap(found[0], found[1], group_dns), directory)

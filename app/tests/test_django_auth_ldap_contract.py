@@ -16,7 +16,14 @@ BACKENDS_SOURCE = (Path(__file__).resolve().parents[1] / "identity" / "backends.
 
 def test_every_private_name_we_use_is_still_there() -> None:
     used = set(re.findall(r"ldap_user\.(_[a-z_]+)", BACKENDS_SOURCE))
-    assert used == {"_request", "_authenticate_user_dn", "_bind", "_get_connection"}, "update this test and the pin"
+    assert used == {
+        "_request",
+        "_authenticate_user_dn",
+        "_bind",
+        "_get_connection",
+        "_connection",
+        "_connection_bound",
+    }, "update this test and the pin"
     ldap_user = backend._LDAPUser(backend.LDAPBackend(), username="someone")
     for name in used:
         assert hasattr(ldap_user, name), f"django-auth-ldap {django_auth_ldap.version} has no _LDAPUser.{name}"
