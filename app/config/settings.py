@@ -81,13 +81,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers write sessions and users at once: WAL lets readers go on while one
     # writes, IMMEDIATE takes the write lock at BEGIN (so no deadlock-prone lock upgrade), and
     # the timeout makes a writer wait its turn instead of failing with "database is locked".
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Database connections are kept between requests (CONN_MAX_AGE from DATABASE_URL: 60 s), one per
+# gunicorn thread, SQLite's too: opening the file and running the PRAGMAs at every request made a
+# sign-in POST 1.7x as costly (bench/profile_signin.py).
 
 # A locked-out attempt is refused before the directory is asked; then the directory; then
 # Django's own accounts (a break-glass admin made with createsuperuser, for when it is down).
