@@ -123,6 +123,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "identity.lockout.DirectoryAwareAxesHandler"
 AXES_LOCKOUT_CALLABLE = "identity.lockout.locked_out_response"
 AXES_VERBOSE = False
+# Successful sign-ins are in the audit log (identity.audit), so no AccessLog row is written for each.
+AXES_DISABLE_ACCESS_LOG = True
 # Behind a TLS-terminating proxy, the client is the address it forwards (see SECURE_PROXY_SSL_HEADER).
 AXES_IPWARE_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
 
