@@ -91,6 +91,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # gunicorn thread, SQLite's too: opening the file and running the PRAGMAs at every request made a
 # sign-in POST 1.7x as costly (bench/profile_signin.py).
 
+# A sign-in writes its session once (identity.sessions), in Django's own table.
+SESSION_ENGINE = "identity.sessions"
+
 # A locked-out attempt is refused before the directory is asked; then the directory; then
 # Django's own accounts (a break-glass admin made with createsuperuser, for when it is down).
 AUTHENTICATION_BACKENDS = [
