@@ -22,7 +22,6 @@ class SessionStore(db.SessionStore):
 
     def create(self) -> None:
         self._session_key = get_random_string(32, VALID_KEY_CHARS)
-        self._session_cache: dict[str, object] = {}
         self.modified = True
         self._unsaved_key = True
 
