@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
@@ -83,10 +84,7 @@ class DirectoryEntry:
     ) -> DirectoryEntry:
         """From python-ldap's ``(dn, attrs)`` (bytes values) or django-auth-ldap's (text values).
         ``group_dns`` None: the groups are the entry's own memberOf values."""
-        decoded = {
-            name.lower(): [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
-            for name, values in attrs.items()
-        }
+        decoded = {name.lower(): _text(values) for name, values in attrs.items()}
         groups = decoded.get(MEMBER_OF_ATTRIBUTE.lower(), []) if group_dns is None else group_dns
         return cls(entry_dn, decoded, tuple(groups))
 
@@ -96,6 +94,12 @@ class DirectoryEntry:
     def first(self, attribute: str) -> str:
         values = self.values(attribute)
         return values[0] if values else ""
+
+
+def _text(values: Sequence[bytes | str]) -> list[str]:
+    if all(type(value) is bytes for value in values):  # python-ldap's: decode in one pass
+        return [value.decode("utf-8", "replace") for value in values]  # type: ignore[union-attr]
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
 
 
 @dataclass(frozen=True)
@@ -178,10 +182,9 @@ def decide(entry: DirectoryEntry, directory: DirectorySettings | None = None) ->
 
     user_values: dict[str, str] = {}
     profile_values: dict[str, str] = {}
-    for target, field_name, attribute in ATTRIBUTE_MAP:
-        model = User if target == USER else DirectoryProfile
-        value = _fit(entry.first(attribute), model._meta.get_field(field_name), label, attribute, warnings)
-        (user_values if target == USER else profile_values)[field_name] = value
+    for on_user, field_name, attribute, model_field in _columns():
+        value = _fit(entry.first(attribute), model_field, label, attribute, warnings)
+        (user_values if on_user else profile_values)[field_name] = value
     stored_dn = _fit(entry.dn.lower(), DirectoryProfile._meta.get_field("dn"), label, "DN", warnings)
     return Account(
         dn=stored_dn,
@@ -197,11 +200,22 @@ def decide(entry: DirectoryEntry, directory: DirectorySettings | None = None) ->
     )
 
 
+@lru_cache(maxsize=1)
+def _columns() -> tuple[tuple[bool, str, str, Any], ...]:
+    """``ATTRIBUTE_MAP`` with each field's model field: ``(on User?, field name, attribute, field)``."""
+    return tuple(
+        (target == USER, name, attribute, (User if target == USER else DirectoryProfile)._meta.get_field(name))
+        for target, name, attribute in ATTRIBUTE_MAP
+    )
+
+
 def _username_value(entry: DirectoryEntry) -> str:
     """The entry's own uid: the value in its RDN when the entry has several, else the first."""
     values = list(entry.values(USERNAME_ATTRIBUTE))
+    if len(values) < 2:
+        return values[0] if values else ""
     rdns = dn.parse(entry.dn)
-    if rdns and len(values) > 1:
+    if rdns:
         in_rdn = [value for attribute, value, _ in rdns[0] if attribute.lower() == USERNAME_ATTRIBUTE]
         for value in values:
             if in_rdn and dn.fold(value) == dn.fold(in_rdn[0]):
@@ -302,12 +316,14 @@ def _save(account: Account) -> User:
             raise AccountConflict(USERNAME_TAKEN)
         user = User(password=make_password(None), **account.user_row())
         user.save()
-    else:
-        if user.username != account.username and User.objects.filter(username=account.username).exists():
-            raise AccountConflict(USERNAME_TAKEN)
-        changed = changed_fields(user, account.user_row())
-        if changed:
-            user.save(update_fields=changed)
+        DirectoryProfile.objects.create(user=user, synced_at=timezone.now(), **account.profile_row())
+        mirror_groups({user.pk: account.groups}, new={user.pk})
+        return user
+    if user.username != account.username and User.objects.filter(username=account.username).exists():
+        raise AccountConflict(USERNAME_TAKEN)
+    changed = changed_fields(user, account.user_row())
+    if changed:
+        user.save(update_fields=changed)
     profile = DirectoryProfile.objects.filter(user=user).first()
     if profile is None:
         DirectoryProfile.objects.create(user=user, synced_at=timezone.now(), **account.profile_row())
@@ -320,15 +336,20 @@ def _save(account: Account) -> User:
     return user
 
 
-def mirror_groups(wanted: Mapping[int, frozenset[str]]) -> set[int]:
+def mirror_groups(wanted: Mapping[int, frozenset[str]], new: Collection[int] = ()) -> set[int]:
     """Each user's Django groups (by user key) made exactly ``wanted``'s names, creating groups as
-    needed. Returns the keys of the users whose groups changed."""
+    needed. ``new``: keys of users created just now, known to have no groups yet. Returns the
+    keys of the users whose groups changed."""
     names = set().union(*wanted.values()) if wanted else set()
-    Group.objects.bulk_create([Group(name=name) for name in names], ignore_conflicts=True)
     group_ids = dict(Group.objects.filter(name__in=names).values_list("name", "id"))
+    missing = names - group_ids.keys()
+    if missing:
+        Group.objects.bulk_create([Group(name=name) for name in missing], ignore_conflicts=True)
+        group_ids.update(Group.objects.filter(name__in=missing).values_list("name", "id"))
     through = User.groups.through
     current_ids: dict[int, set[int]] = {}
-    keys = list(wanted)
+    new = set(new)
+    keys = [key for key in wanted if key not in new]
     for start in range(0, len(keys), 1000):  # bounded IN lists: SQLite limits a statement's parameters
         rows = through.objects.filter(user_id__in=keys[start : start + 1000]).values_list("user_id", "group_id")
         for user_id, group_id in rows:

@@ -1,12 +1,12 @@
 """``manage.py ldap_sync``: Django's directory users brought in line with the directory, in bulk.
 
 One paged search reads every user under the base DN (memberOf included; with
-``LDAP_GROUP_SOURCE=search``, one paged search of the groups too). Each entry goes through
+``LDAP_GROUP_SOURCE=search``, one paged search of the groups too), a page at a time. Each entry goes through
 ``identity.accounts.decide``, the decision the sign-in makes, so a sync and a sign-in leave the
 same Django state. Members of the app group are created or refreshed (found by their stable id, so
 a rename in JumpCloud renames the Django user); directory users (those with a ``DirectoryProfile``)
 that are gone from the directory or from the app group are deactivated. Local accounts are never
-touched. Only rows that changed are written, in bulk.
+touched. Only rows that changed are written, in bulk, a batch of ``BATCH`` users at a time.
 
 Safety: an LDAP error at any point, a search cut short included, stops the sync before anything is
 written. Deactivating more than ``LDAP_SYNC_MAX_DEACTIVATE_PERCENT`` of the directory users is refused
@@ -17,9 +17,11 @@ id, a username held by another account) is skipped with a note; the others go on
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import ldap
 from django.conf import settings
@@ -101,11 +103,37 @@ def sync(
     progress: Callable[[int], None] = lambda n: None,
 ) -> Summary:
     """Read the whole directory, then write the differences in one transaction. Raises
-    ``SyncFailed`` (nothing written) when the directory cannot be read completely."""
+    ``SyncFailed`` (nothing written) when the directory cannot be read completely.
+
+    Memory stays flat as the directory grows: the accounts decided while reading go to a
+    temporary file in batches of ``BATCH``, and are applied batch by batch; only the stable ids
+    seen and the keys of the users kept are held for the whole run (tens of bytes a user)."""
     max_share = settings.LDAP_SYNC_MAX_DEACTIVATE_PERCENT / 100 if max_share is None else max_share
-    directory = current()
     summary = Summary(dry_run=dry_run)
-    wanted: dict[str, accounts.Account] = {}
+    with tempfile.TemporaryFile(prefix="ldap_sync-") as spool:
+        _read_into(spool, summary, progress)
+        spool.seek(0)
+        with transaction.atomic():
+            legacy = {row["user__username"]: row for row in _stored_rows(directory_id=None)}
+            kept: set[Any] = set()
+            for batch in _batches(spool):
+                kept |= _apply(batch, legacy, summary)
+            _deactivate_leavers(kept, summary, force=force, max_share=max_share)
+            if dry_run:
+                transaction.set_rollback(True)
+            else:
+                DirectorySync.objects.create(
+                    **{k: getattr(summary, k) for k in ("created", "updated", "deactivated", "unchanged", "seen")}
+                )
+    return summary
+
+
+def _read_into(spool: IO[bytes], summary: Summary, progress: Callable[[int], None]) -> None:
+    """Every member of the app group, decided, pickled into ``spool`` in lists of at most ``BATCH``
+    accounts. Entries that cannot be accounts are counted and noted in ``summary``."""
+    directory = current()
+    seen_ids: set[str] = set()
+    batch: list[accounts.Account] = []
     try:
         for entry in read_directory(progress):
             summary.seen += 1
@@ -115,88 +143,117 @@ def sync(
                 summary.skipped += 1
                 summary.notes.append(f"skipped {entry.dn}: {account.refusal}")
             elif account.is_member:
-                if account.directory_id in wanted:
+                if account.directory_id in seen_ids:
                     summary.skipped += 1
                     summary.notes.append(f"skipped {entry.dn}: its stable id is another entry's too")
                     continue
-                wanted[account.directory_id] = account
+                seen_ids.add(account.directory_id)
+                batch.append(account)
+                if len(batch) == BATCH:
+                    pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                    batch = []
     except ldap.LDAPError as error:
         raise SyncFailed(
             f"the directory could not be read completely ({type(error).__name__}); nothing was changed"
         ) from error
-    with transaction.atomic():
-        _apply(wanted, summary, force=force, max_share=max_share)
-        if dry_run:
-            transaction.set_rollback(True)
-        else:
-            DirectorySync.objects.create(
-                **{k: getattr(summary, k) for k in ("created", "updated", "deactivated", "unchanged", "seen")}
-            )
-    return summary
+    if batch:
+        pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _apply(wanted: dict[str, accounts.Account], summary: Summary, *, force: bool, max_share: float) -> None:
+def _batches(spool: IO[bytes]) -> Iterator[list[accounts.Account]]:
+    while True:
+        try:
+            yield pickle.load(spool)  # noqa: S301 - our own temporary file, written just now
+        except EOFError:
+            return
+
+
+# What the sync compares and writes, read as plain rows (no model instances: a re-run of an
+# unchanged directory builds none). A row holds the profile's columns, "pk" and "user_id" (the
+# profile's and its user's keys), and the user's columns prefixed with "user__".
+USER_COLUMNS = ("username", *accounts.FLAGS, *USER_FIELDS)
+PROFILE_COLUMNS = ("dn", "directory_id", *PROFILE_FIELDS)
+
+
+def _stored_rows(**lookup: Any) -> Iterator[dict[str, Any]]:
+    yield from DirectoryProfile.objects.filter(**lookup).values(
+        "pk", "user_id", *PROFILE_COLUMNS, *(f"user__{column}" for column in USER_COLUMNS)
+    )
+
+
+def _apply(batch: list[accounts.Account], legacy: dict[str, dict[str, Any]], summary: Summary) -> set[Any]:
+    """Create or refresh the users of one batch of accounts; returns their keys. ``legacy``:
+    directory users from before stable ids, as stored rows by username (taken as matched)."""
     now = timezone.now()
-    profiles = {p.directory_id: p for p in DirectoryProfile.objects.select_related("user").exclude(directory_id=None)}
-    legacy = {p.user.username: p for p in DirectoryProfile.objects.select_related("user").filter(directory_id=None)}
-    owner_of_username = dict(User.objects.values_list("username", "pk"))
+    wanted = {account.directory_id: account for account in batch}
+    stored = {row["directory_id"]: row for row in _stored_rows(directory_id__in=list(wanted))}
+    owner_of_username: dict[str, Any] = dict(
+        User.objects.filter(username__in=[a.username for a in batch]).values_list("username", "pk")
+    )
 
-    users: dict[str, User] = {}  # by stable id
-    new_users: list[User] = []
+    user_keys: dict[str, Any] = {}  # by stable id: the user's key, once known
+    rows: dict[str, dict[str, Any]] = {}  # by stable id: the stored row of an existing user
+    new_users: dict[str, User] = {}  # by stable id
     for directory_id, account in list(wanted.items()):
-        profile = profiles.get(directory_id) or legacy.get(account.username)
-        user = profile.user if profile is not None else None
+        row = stored.get(directory_id) or legacy.get(account.username)
+        user_key = row["user_id"] if row is not None else None
         owner = owner_of_username.get(account.username)
-        if owner is not None and (user is None or owner != user.pk):
+        if owner is not None and (user_key is None or owner != user_key):
             summary.skipped += 1
             summary.notes.append(f"skipped {account.dn}: {accounts.USERNAME_TAKEN} ({account.username})")
             del wanted[directory_id]
             continue
-        if user is None:
-            user = User(password=make_password(None), **account.user_row())
-            new_users.append(user)
-        owner_of_username[account.username] = user.pk if user.pk else -1
-        users[directory_id] = user
-    User.objects.bulk_create(new_users, batch_size=BATCH)
-    summary.created = len(new_users)
-    if new_users and new_users[0].pk is None:  # backends without RETURNING: read the keys back
-        names = [u.username for u in new_users]
-        keys = {}
-        for start in range(0, len(names), BATCH):
-            keys.update(User.objects.filter(username__in=names[start : start + BATCH]).values_list("username", "pk"))
-        for user in new_users:
+        if row is None:
+            new_users[directory_id] = User(password=make_password(None), **account.user_row())
+            owner_of_username[account.username] = -1
+            continue
+        if row["directory_id"] is None:  # a legacy profile goes to one account only
+            legacy.pop(account.username, None)
+        rows[directory_id] = row
+        user_keys[directory_id] = user_key
+        owner_of_username[account.username] = user_key
+    User.objects.bulk_create(new_users.values(), batch_size=BATCH)
+    summary.created += len(new_users)
+    created = list(new_users.values())
+    if created and created[0].pk is None:  # backends without RETURNING: read the keys back
+        keys = dict(User.objects.filter(username__in=[u.username for u in created]).values_list("username", "pk"))
+        for user in created:
             user.pk = keys[user.username]
-    created = {id(u) for u in new_users}
+    user_keys.update({directory_id: user.pk for directory_id, user in new_users.items()})
 
     changed_users, new_profiles, changed_profiles, touched = [], [], [], set()
     for directory_id, account in wanted.items():
-        user = users[directory_id]
-        if id(user) not in created and accounts.changed_fields(user, account.user_row()):
-            changed_users.append(user)
-            touched.add(user.pk)
-        profile = None if id(user) in created else (profiles.get(directory_id) or legacy.get(account.username))
-        if profile is None:
-            new_profiles.append(DirectoryProfile(user=user, synced_at=now, **account.profile_row()))
-        elif accounts.changed_fields(profile, account.profile_row()):
-            profile.synced_at = now
-            changed_profiles.append(profile)
-            touched.add(user.pk)
-    User.objects.bulk_update(changed_users, ["username", *accounts.FLAGS, *USER_FIELDS], batch_size=BATCH)
+        user_key = user_keys[directory_id]
+        row = rows.get(directory_id)
+        if row is None:
+            new_profiles.append(DirectoryProfile(user_id=user_key, synced_at=now, **account.profile_row()))
+            continue
+        user_row, profile_row = account.user_row(), account.profile_row()
+        if any(row[f"user__{column}"] != value for column, value in user_row.items()):
+            changed_users.append(User(pk=user_key, **user_row))
+            touched.add(user_key)
+        if any(row[column] != value for column, value in profile_row.items()):
+            changed_profiles.append(DirectoryProfile(pk=row["pk"], user_id=user_key, synced_at=now, **profile_row))
+            touched.add(user_key)
+    User.objects.bulk_update(changed_users, list(USER_COLUMNS), batch_size=BATCH)
     DirectoryProfile.objects.bulk_create(new_profiles, batch_size=BATCH)
-    DirectoryProfile.objects.bulk_update(
-        changed_profiles, ["dn", "directory_id", "synced_at", *PROFILE_FIELDS], batch_size=BATCH
-    )
-    touched |= accounts.mirror_groups({users[i].pk: a.groups for i, a in wanted.items()})
-    new_keys = {u.pk for u in new_users}
-    summary.updated = len(touched - new_keys)
-    summary.unchanged = len(wanted) - summary.created - summary.updated
-    _deactivate_leavers({u.pk for u in users.values()}, summary, force=force, max_share=max_share)
+    DirectoryProfile.objects.bulk_update(changed_profiles, [*PROFILE_COLUMNS, "synced_at"], batch_size=BATCH)
+    new_keys = {user.pk for user in created}
+    touched |= accounts.mirror_groups({user_keys[i]: a.groups for i, a in wanted.items()}, new=new_keys)
+    updated = len(touched - new_keys)
+    summary.updated += updated
+    summary.unchanged += len(wanted) - len(created) - updated
+    return set(user_keys.values())
 
 
 def _deactivate_leavers(kept: set[Any], summary: Summary, *, force: bool, max_share: float) -> None:
-    directory_users = list(User.objects.filter(directory_profile__isnull=False).values_list("pk", "is_active"))
-    leavers = [pk for pk, active in directory_users if active and pk not in kept]
-    count, total = len(leavers), len(directory_users)
+    total, leavers = 0, []
+    rows = User.objects.filter(directory_profile__isnull=False).values_list("pk", "is_active")
+    for pk, active in rows.iterator(chunk_size=BATCH):
+        total += 1
+        if active and pk not in kept:
+            leavers.append(pk)
+    count = len(leavers)
     if count and not force and count > max_share * total:
         summary.refused_deactivations = count
         summary.notes.append(
