@@ -75,7 +75,8 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
     def get_user(self, user_id: int) -> User | None:
         # Permissions come from mirrored Django groups (ModelBackend), so the user needs no
         # django-auth-ldap wrapper; an inactive user is nobody (as ModelBackend answers).
-        user = get_user_model()._default_manager.filter(pk=user_id).first()
+        # The profile comes in the same query: every page of a directory user shows it.
+        user = get_user_model()._default_manager.select_related("directory_profile").filter(pk=user_id).first()
         return user if user is not None and user.is_active else None
 
 

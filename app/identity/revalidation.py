@@ -66,6 +66,12 @@ def directory_verdict(user: User) -> tuple[bool | None, str]:
     return account.allowed, account.reason
 
 
+def mark_checked(request: HttpRequest) -> None:
+    """The sign-in just asked the directory: the next check is due in LDAP_REVALIDATE_SECONDS.
+    Set with the sign-in's own session write, so the first page view writes nothing."""
+    request.session[CHECKED_AT] = time.time()
+
+
 class DirectoryRevalidationMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
