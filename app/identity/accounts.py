@@ -84,7 +84,10 @@ class DirectoryEntry:
     ) -> DirectoryEntry:
         """From python-ldap's ``(dn, attrs)`` (bytes values) or django-auth-ldap's (text values).
         ``group_dns`` None: the groups are the entry's own memberOf values."""
-        decoded = {name.lower(): _text(values) for name, values in attrs.items()}
+        decoded = {
+            name.lower(): [v.decode("utf-8", "replace") if type(v) is bytes else str(v) for v in values]
+            for name, values in attrs.items()
+        }
         groups = decoded.get(MEMBER_OF_ATTRIBUTE.lower(), []) if group_dns is None else group_dns
         return cls(entry_dn, decoded, tuple(groups))
 
@@ -94,12 +97,6 @@ class DirectoryEntry:
     def first(self, attribute: str) -> str:
         values = self.values(attribute)
         return values[0] if values else ""
-
-
-def _text(values: Sequence[bytes | str]) -> list[str]:
-    if all(type(value) is bytes for value in values):  # python-ldap's: decode in one pass
-        return [value.decode("utf-8", "replace") for value in values]  # type: ignore[union-attr]
-    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
 
 
 @dataclass(frozen=True)
@@ -182,8 +179,12 @@ def decide(entry: DirectoryEntry, directory: DirectorySettings | None = None) ->
 
     user_values: dict[str, str] = {}
     profile_values: dict[str, str] = {}
-    for on_user, field_name, attribute, model_field in _columns():
-        value = _fit(entry.first(attribute), model_field, label, attribute, warnings)
+    attrs = entry.attrs
+    for on_user, field_name, attribute, key, model_field in _columns():
+        values = attrs.get(key)
+        value = values[0] if values else ""
+        if len(value) > (model_field.max_length or len(value)):
+            value = _fit(value, model_field, label, attribute, warnings)
         (user_values if on_user else profile_values)[field_name] = value
     stored_dn = _fit(entry.dn.lower(), DirectoryProfile._meta.get_field("dn"), label, "DN", warnings)
     return Account(
@@ -201,10 +202,17 @@ def decide(entry: DirectoryEntry, directory: DirectorySettings | None = None) ->
 
 
 @lru_cache(maxsize=1)
-def _columns() -> tuple[tuple[bool, str, str, Any], ...]:
-    """``ATTRIBUTE_MAP`` with each field's model field: ``(on User?, field name, attribute, field)``."""
+def _columns() -> tuple[tuple[bool, str, str, str, Any], ...]:
+    """``ATTRIBUTE_MAP`` ready for ``decide``: ``(on User?, field name, attribute, the attribute's
+    key in ``DirectoryEntry.attrs``, the model field)``."""
     return tuple(
-        (target == USER, name, attribute, (User if target == USER else DirectoryProfile)._meta.get_field(name))
+        (
+            target == USER,
+            name,
+            attribute,
+            attribute.lower(),
+            (User if target == USER else DirectoryProfile)._meta.get_field(name),
+        )
         for target, name, attribute in ATTRIBUTE_MAP
     )
 
