@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -47,15 +48,21 @@ def profile(request: HttpRequest) -> HttpResponse:
     """Every attribute of ATTRIBUTE_MAP, in its order, empty ones included."""
     user = signed_in_user(request)
     directory_profile = directory_profile_of(user)
-    labels = {
-        field.name: str(field.verbose_name).capitalize()
-        for field in (*User._meta.fields, *DirectoryProfile._meta.fields)
-    }
+    labels = field_labels()
     rows = []
     for target, field_name, attribute in ATTRIBUTE_MAP:
         source = user if target == USER else directory_profile
         rows.append((labels[field_name], getattr(source, field_name, "") or "", attribute))
     return render(request, "identity/profile.html", {"rows": rows, "profile": directory_profile})
+
+
+@lru_cache(maxsize=1)
+def field_labels() -> dict[str, str]:
+    """Each User and DirectoryProfile field's label, by field name (the same on every request)."""
+    return {
+        field.name: str(field.verbose_name).capitalize()
+        for field in (*User._meta.fields, *DirectoryProfile._meta.fields)
+    }
 
 
 def directory_profile_of(user: User) -> DirectoryProfile | None:
