@@ -25,7 +25,6 @@ from typing import IO, Any
 
 import ldap
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -204,7 +203,7 @@ def _apply(batch: list[accounts.Account], legacy: dict[str, dict[str, Any]], sum
             del wanted[directory_id]
             continue
         if row is None:
-            new_users[directory_id] = User(password=make_password(None), **account.user_row())
+            new_users[directory_id] = User(password=accounts.unusable_password(), **account.user_row())
             owner_of_username[account.username] = -1
             continue
         if row["directory_id"] is None:  # a legacy profile goes to one account only
