@@ -174,8 +174,12 @@ shell: ## A Django shell against the stack's settings
 
 # --- Measurements ---------------------------------------------------------------------------
 .PHONY: bench
-bench: deps ## Benchmarks: sign-ins, page views, directory cost, sync vs django-python3-ldap (.artifacts/bench/)
+bench: deps ## Benchmarks with issue 15's goals checked: sign-ins, page views, SQL, sync at 10,000 (.artifacts/bench/)
 	$(BIN)/python bench/run.py
+
+.PHONY: bench-scale
+bench-scale: deps ## ldap_sync at 10,000, 50,000 and 100,000 users against django-python3-ldap (long)
+	$(BIN)/python bench/run.py --scale
 
 SOAK_SECONDS ?= 120
 .PHONY: soak
