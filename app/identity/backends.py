@@ -30,8 +30,9 @@ UNREACHABLE = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.TIMELIMI
 
 # django-auth-ldap's reasons for a refusal (the texts of its AuthenticationFailed), in the words the
 # audit log uses.
+UNMAPPED = "failed to map the username to a DN."
 REFUSALS = {
-    "failed to map the username to a DN.": decisions.UNKNOWN_USER,
+    UNMAPPED: decisions.UNKNOWN_USER,
     "user DN/password rejected by LDAP server.": decisions.WRONG_PASSWORD,
 }
 
@@ -50,13 +51,22 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         # _request: the request django-auth-ldap was given; the reason is recorded on it.
         request: HttpRequest | None = ldap_user._request
         try:
-            with ldap_client.held_connection() as connection:
+            with (
+                ldap_client.held_connection() as service,
+                ldap_client.held_connection(purpose=ldap_client.USER_BINDS) as binds,
+            ):
                 # _connection, _connection_bound: django-auth-ldap works on this thread's held
-                # connection, already bound as the service account (no handshake per sign-in).
-                ldap_user._connection, ldap_user._connection_bound = connection, True
-                # _authenticate_user_dn: the service account's search, then the user's bind, without
+                # connections (no handshake per sign-in): the search on the one bound as the
+                # service account, then the user's bind on the other, so the first never needs
+                # binding back.
+                ldap_user._connection, ldap_user._connection_bound = service, True
+                if ldap_user.dn is None:  # asked once: django-auth-ldap would search again
+                    raise ldap_user.AuthenticationFailed(UNMAPPED)
+                ldap_user._connection = binds
+                # _authenticate_user_dn: the user's bind (the search is done), without
                 # django-auth-ldap's requirement checks and population (identity.accounts does those).
                 ldap_user._authenticate_user_dn(password)
+                ldap_user._connection, ldap_user._connection_bound = service, True
                 entry = _entry_of(ldap_user)
         except ldap_user.AuthenticationFailed as refusal:
             # django-auth-ldap turns an error in the user search into "no such user" after
@@ -107,9 +117,7 @@ def _entry_of(ldap_user: Any) -> accounts.DirectoryEntry:
     searched as the service account: users may read only their own entry."""
     if current().group_source != SEARCH:
         return accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs)
-    # _bind: back to the service account on the same connection; _get_connection: that
-    # connection, without django-auth-ldap's implicit rebind.
-    ldap_user._bind()
+    # _get_connection: the held connection bound as the service account.
     group_dns = ldap_client.group_dns_of(ldap_user._get_connection(), ldap_user.dn)
     return accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs, group_dns)
 

@@ -6,16 +6,19 @@ page) reads here.
 Shapes: an entry is ``(dn, attrs)`` with ``attrs`` a dict of attribute name to a list of ``bytes``
 values, as python-ldap returns them (``identity.accounts.DirectoryEntry`` decodes them).
 
-Connections: ``held_connection`` lends each thread one connection, kept between sign-ins and
-revalidations (a gunicorn worker has ``GUNICORN_THREADS`` of them), so a sign-in does not pay a TCP
-and TLS handshake each time. ``service_connection`` makes a new one, for the long reads (``ldap_sync``)
-and the checks (``ldap_doctor``, the status page) that must see a fresh connection.
+Connections: ``held_connection`` lends each thread two connections, kept between sign-ins and
+revalidations (a gunicorn worker has ``GUNICORN_THREADS`` threads): one bound as the service
+account for searches, one for the users' own binds, so a sign-in pays neither a TCP and TLS
+handshake nor a bind back to the service account. ``service_connection`` makes a new one, for the
+long reads (``ldap_sync``) and the checks (``ldap_doctor``, the status page) that must see a fresh
+connection.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -36,72 +39,73 @@ PAGE_SIZE = 500
 RawEntry = tuple[str, dict[str, list[bytes]]]
 
 # A held connection idle longer than this (seconds) is replaced rather than reused: a load balancer
-# or NAT on the way to JumpCloud may drop an idle connection silently, and a bind on such a socket
-# would wait the whole LDAP_TIMEOUT before failing. Under load connections never get this old.
+# or NAT on the way to JumpCloud may drop an idle connection silently, and an operation on such a
+# socket would wait the whole LDAP_TIMEOUT before failing. Under load connections never get this old.
 MAX_IDLE_SECONDS = 30.0
-# python-ldap's answers that mean the connection itself is gone (closed by the server: a restart,
-# an idle timeout), as opposed to a directory that is slow or said no.
-CLOSED = (ldap.SERVER_DOWN, ldap.CONNECT_ERROR)
+
+# What a held connection is for. SERVICE: bound as the service account, for searches; it is never
+# bound as anyone else, so a use needs no bind. USER_BINDS: the users' own binds at sign-in,
+# nothing else (a connection is left bound as the last user who signed in on it).
+SERVICE, USER_BINDS = "service", "user binds"
 
 
 class _Held(threading.local):
-    """This thread's connection between uses: ``key`` is the (process, settings) it was made for,
-    ``idle_since`` a ``time.monotonic()`` reading."""
+    """This thread's connections between uses, by purpose: ``(connection, key, idle_since)``,
+    ``key`` the (process, settings) it was made for, ``idle_since`` a ``time.monotonic()``."""
 
-    connection: Any = None
-    key: tuple[int, DirectorySettings] | None = None
-    idle_since: float = 0.0
+    def __init__(self) -> None:
+        self.kept: dict[str, tuple[Any, tuple[int, DirectorySettings], float]] = {}
 
 
 _held = _Held()
 
 
-def service_connection(directory: DirectorySettings | None = None) -> Any:
-    """A new connection with the app's options (TLS verified), StartTLS if set, bound as the
-    service account. Raises python-ldap's errors as they come (``ldap.LDAPError`` subclasses)."""
+def open_connection(directory: DirectorySettings | None = None) -> Any:
+    """A new connection with the app's options (TLS verified), StartTLS if set, not bound.
+    Raises python-ldap's errors as they come (``ldap.LDAPError`` subclasses)."""
     directory = directory or current()
     connection = ldap.initialize(directory.uri)
     for option, value in directory.connection_options().items():
         connection.set_option(option, value)
     if directory.start_tls:
         connection.start_tls_s()
+    return connection
+
+
+def service_connection(directory: DirectorySettings | None = None) -> Any:
+    """A new connection (``open_connection``) bound as the service account."""
+    directory = directory or current()
+    connection = open_connection(directory)
     connection.simple_bind_s(directory.bind_dn, directory.bind_password)
     return connection
 
 
 @contextmanager
-def held_connection(directory: DirectorySettings | None = None) -> Iterator[Any]:
-    """This thread's connection, bound as the service account, for the length of the block.
+def held_connection(directory: DirectorySettings | None = None, *, purpose: str = SERVICE) -> Iterator[Any]:
+    """This thread's connection for ``purpose`` (``SERVICE``: bound as the service account;
+    ``USER_BINDS``: not bound, for users' binds), for the length of the block.
 
-    Reused when it was made in this process for the same settings and has been idle less than
-    ``MAX_IDLE_SECONDS``; the service bind that opens every use is also the check that it still
-    works: when the server has closed it (restart, ``olcIdleTimeout``), a new connection is made,
-    once, before anything else is sent, so no user's password is ever sent twice. A slow
-    directory (``ldap.TIMEOUT``) is not retried: the caller learns at once, within LDAP_TIMEOUT.
+    Reused when it was made in this process for the same settings, has been idle less than
+    ``MAX_IDLE_SECONDS`` and the server has not closed it: an idle connection has nothing to read,
+    so a readable socket means the server closed it (a restart, ``olcIdleTimeout``) and a new
+    connection is made before anything is sent; no round trip is spent on the check, and no
+    user's password is ever sent twice. A slow directory (``ldap.TIMEOUT``) is not retried: the
+    caller learns at once, within LDAP_TIMEOUT.
 
     An ``ldap.LDAPError`` out of the block drops the connection (its state is unknown); so does
     ``drop_held_connection()`` for errors the caller swallowed. Otherwise the connection is kept
-    for the thread's next use. Nested uses in one thread get a connection each."""
+    for the thread's next use. Nested uses for one purpose get a connection each."""
     directory = directory or current()
     key = (os.getpid(), directory)
-    connection, reusable = _held.connection, _held.key == key
-    fresh = time.monotonic() - _held.idle_since < MAX_IDLE_SECONDS
-    _held.connection, _held.key = None, None
-    if connection is not None and not (reusable and fresh):
-        _close(connection)
-        connection = None
-    if connection is not None:
-        try:
-            connection.simple_bind_s(directory.bind_dn, directory.bind_password)
-        except CLOSED:
-            log.info("the held directory connection was closed by the server; reconnecting")
-            _close(connection)
-            connection = None
-        except ldap.LDAPError:
-            _close(connection)
-            raise
+    connection = None
+    kept = _held.kept.pop(purpose, None)
+    if kept is not None:
+        if kept[1] == key and time.monotonic() - kept[2] < MAX_IDLE_SECONDS and not _closed_by_server(kept[0]):
+            connection = kept[0]
+        else:
+            _close(kept[0])
     if connection is None:
-        connection = service_connection(directory)
+        connection = service_connection(directory) if purpose == SERVICE else open_connection(directory)
     broken = False
     try:
         yield connection
@@ -112,16 +116,28 @@ def held_connection(directory: DirectorySettings | None = None) -> Iterator[Any]
         if broken:
             _close(connection)
         else:
-            if _held.connection is not None:  # a nested use kept its own: keep one
-                _close(_held.connection)
-            _held.connection, _held.key, _held.idle_since = connection, key, time.monotonic()
+            nested = _held.kept.get(purpose)
+            if nested is not None:  # a nested use kept its own: keep one
+                _close(nested[0])
+            _held.kept[purpose] = (connection, key, time.monotonic())
 
 
 def drop_held_connection() -> None:
-    """Forget this thread's connection: an error on it was handled without raising."""
-    if _held.connection is not None:
-        _close(_held.connection)
-    _held.connection, _held.key = None, None
+    """Forget this thread's connections: an error on one was handled without raising."""
+    for connection, _, _ in _held.kept.values():
+        _close(connection)
+    _held.kept.clear()
+
+
+def _closed_by_server(connection: Any) -> bool:
+    """Whether an idle connection's socket has something to read: the server closed it, or said
+    it would (a Notice of Disconnection), or answers arrived that nobody read. Never waits."""
+    try:
+        descriptor = connection.get_option(ldap.OPT_DESC)
+        readable, _, _ = select.select([descriptor], [], [], 0)
+    except (ldap.LDAPError, OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _close(connection: Any) -> None:

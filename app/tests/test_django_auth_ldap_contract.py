@@ -19,7 +19,6 @@ def test_every_private_name_we_use_is_still_there() -> None:
     assert used == {
         "_request",
         "_authenticate_user_dn",
-        "_bind",
         "_get_connection",
         "_connection",
         "_connection_bound",

@@ -1,10 +1,12 @@
-"""Each thread keeps one directory connection between sign-ins, and gets a working one whatever
-happened to it meanwhile: a restarted, stopped or hung directory, a server-side idle timeout."""
+"""Each thread keeps its directory connections between sign-ins (one bound as the service account,
+one for users' binds), and gets working ones whatever happened meanwhile: a restarted, stopped or
+hung directory, a server-side idle timeout."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,13 +43,21 @@ def signs_in(persona: Any = ADA) -> bool:
     return authenticate(username=persona.uid, password=persona.password) is not None
 
 
-def test_sign_ins_share_one_connection_per_thread(directory: JumpCloudDirectory) -> None:
+def test_sign_ins_share_two_connections_per_thread(directory: JumpCloudDirectory) -> None:
     before = directory.log_size()
     for persona in (ADA, BY_UID["grace"], ADA):
         assert signs_in(persona)
     counted = directory.operations_since(before)
-    assert counted["EXT"] == 1, counted  # one StartTLS: one connection
-    assert (counted["BIND"], counted["SRCH"]) == (6, 3), counted  # still three operations each
+    assert counted["EXT"] == 2, counted  # two StartTLS: two connections
+    # the service account bound once, when its connection was opened; then a search and a bind each
+    assert (counted["BIND"], counted["SRCH"]) == (1 + 3, 3), counted
+
+
+def test_a_sign_in_on_kept_connections_is_two_operations(directory: JumpCloudDirectory) -> None:
+    assert signs_in()
+    before = directory.log_size()
+    assert signs_in()
+    assert directory.operations_since(before) == Counter({"SRCH": 1, "BIND": 1})
 
 
 def test_a_connection_idle_too_long_is_replaced(directory: JumpCloudDirectory, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,7 +65,7 @@ def test_a_connection_idle_too_long_is_replaced(directory: JumpCloudDirectory, m
     before = directory.log_size()
     assert signs_in()
     assert signs_in()
-    assert directory.operations_since(before)["EXT"] == 2
+    assert directory.operations_since(before)["EXT"] == 4
 
 
 def test_a_restarted_directory_is_reconnected_without_a_failed_sign_in(own_directory: JumpCloudDirectory) -> None:
@@ -64,8 +74,8 @@ def test_a_restarted_directory_is_reconnected_without_a_failed_sign_in(own_direc
     before = own_directory.log_size()
     assert signs_in()
     counted = own_directory.operations_since(before)
-    # the stale connection's bind never reached the new slapd: ada's password was sent once
-    assert (counted["BIND"], counted["EXT"]) == (2, 1), counted
+    # both connections made anew before anything was sent: ada's password was sent once
+    assert (counted["BIND"], counted["EXT"]) == (2, 2), counted
 
 
 def test_a_server_side_idle_close_is_reconnected(own_directory: JumpCloudDirectory) -> None:
