@@ -83,13 +83,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers write sessions and users at once: WAL lets readers go on while one
     # writes, IMMEDIATE takes the write lock at BEGIN (so no deadlock-prone lock upgrade), and
     # the timeout makes a writer wait its turn instead of failing with "database is locked".
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Database connections are kept between requests (CONN_MAX_AGE from DATABASE_URL: 60 s), one per
+# gunicorn thread, SQLite's too: opening the file and running the PRAGMAs at every request made a
+# sign-in POST 1.7x as costly (bench/profile_signin.py).
+
+# A sign-in writes its session once (identity.sessions), in Django's own table.
+SESSION_ENGINE = "identity.sessions"
 
 # --- Shared cache for several replicas ----------------------------------------------------------
 # REDIS_URL (or REDIS_URL_FILE), e.g. redis://redis:6379/0: one cache for every replica, so
@@ -165,6 +170,8 @@ TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 if PROXY_COUNT and not TRUSTED_PROXIES:
     raise ImproperlyConfigured("DJANGO_PROXY_COUNT is set: set DJANGO_TRUSTED_PROXIES to the proxies' addresses.")
 AXES_CLIENT_IP_CALLABLE = "identity.proxy.client_ip"
+# Successful sign-ins are in the audit log (identity.audit), so no AccessLog row is written for each.
+AXES_DISABLE_ACCESS_LOG = True
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

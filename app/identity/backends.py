@@ -104,8 +104,13 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
     def get_user(self, user_id: int) -> User | None:
         # Permissions come from mirrored Django groups (ModelBackend), so the user needs no
         # django-auth-ldap wrapper; an inactive user is nobody (as ModelBackend answers).
-        user = get_user_model()._default_manager.filter(pk=user_id).first()
-        return user if user is not None and user.is_active else None
+        # The profile comes in the same query: every page of a directory user shows it.
+        user_model = get_user_model()
+        try:
+            user = user_model._default_manager.select_related("directory_profile").get(pk=user_id)
+        except user_model.DoesNotExist:
+            return None
+        return user if user.is_active else None
 
 
 def sign_in(request: HttpRequest | None, account: accounts.Account) -> User | None:

@@ -14,6 +14,9 @@ from django.http import HttpRequest, HttpResponse
 
 from identity import breaker, decisions, throttle
 
+# The request attribute where the lockout check leaves the failures it counted for this attempt.
+FAILURES_COUNTED = "identity_lockout_failures"
+
 
 class SignInLockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
     """django-axes' lockout check for web sign-ins. A call without a request (a management command,
@@ -44,8 +47,19 @@ class DirectoryAwareAxesHandler(AxesDatabaseHandler):  # type: ignore[misc]
                 return
             super().user_login_failed(sender, credentials, request, **kwargs)
 
+    # A successful sign-in: django-axes deletes the expired attempts of everyone and resets this
+    # username + address's, three statements and two write transactions. When this attempt's
+    # lockout check counted no failure there is nothing to reset; expired attempts are ignored by
+    # the count and go at the next failure's clean-up.
+    def get_failures(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
+        failures: int = super().get_failures(request, credentials)
+        setattr(request, FAILURES_COUNTED, failures)
+        return failures
+
     def user_logged_in(self, sender: Any, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any) -> None:
         with throttle.settling(request):
+            if getattr(request, FAILURES_COUNTED, None) == 0:
+                return
             super().user_logged_in(sender, request, user, **kwargs)
 
 

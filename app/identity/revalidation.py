@@ -119,6 +119,12 @@ def _decide_late(user_pk: Any, reading: Reading) -> None:
         )
 
 
+def mark_checked(request: HttpRequest) -> None:
+    """The sign-in just asked the directory: the next check is due in LDAP_REVALIDATE_SECONDS.
+    Set with the sign-in's own session write, so the first page view writes nothing."""
+    request.session[CHECKED_AT] = time.time()
+
+
 class DirectoryRevalidationMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from identity import status
+from identity import revalidation, status
 from identity.attributes import ATTRIBUTE_MAP, USER
 from identity.forms import SignInForm
 from identity.models import DirectoryProfile, DirectorySync
@@ -30,6 +31,7 @@ class SignInView(auth_views.LoginView):
         response = super().form_valid(form)
         # Unticked: a browser-session cookie, gone when the browser closes. Ticked: SESSION_COOKIE_AGE.
         self.request.session.set_expiry(None if form.cleaned_data.get("remember_me") else 0)
+        revalidation.mark_checked(self.request)
         return response
 
 
@@ -46,7 +48,7 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
-    profile = DirectoryProfile.objects.filter(user=user).first()
+    profile = directory_profile_of(user)
     groups = user.groups.order_by("name").values_list("name", flat=True)
     return render(request, "identity/home.html", {"profile": profile, "groups": groups})
 
@@ -55,16 +57,29 @@ def home(request: HttpRequest) -> HttpResponse:
 def profile(request: HttpRequest) -> HttpResponse:
     """Every attribute of ATTRIBUTE_MAP, in its order, empty ones included."""
     user = signed_in_user(request)
-    directory_profile = DirectoryProfile.objects.filter(user=user).first()
-    labels = {
-        field.name: str(field.verbose_name).capitalize()
-        for field in (*User._meta.fields, *DirectoryProfile._meta.fields)
-    }
+    directory_profile = directory_profile_of(user)
+    labels = field_labels()
     rows = []
     for target, field_name, attribute in ATTRIBUTE_MAP:
         source = user if target == USER else directory_profile
         rows.append((labels[field_name], getattr(source, field_name, "") or "", attribute))
     return render(request, "identity/profile.html", {"rows": rows, "profile": directory_profile})
+
+
+@lru_cache(maxsize=1)
+def field_labels() -> dict[str, str]:
+    """Each User and DirectoryProfile field's label, by field name (the same on every request)."""
+    return {
+        field.name: str(field.verbose_name).capitalize()
+        for field in (*User._meta.fields, *DirectoryProfile._meta.fields)
+    }
+
+
+def directory_profile_of(user: User) -> DirectoryProfile | None:
+    """The user's directory profile, None for a local account; no query when the backend's
+    ``get_user`` loaded it with the user."""
+    profile: DirectoryProfile | None = getattr(user, "directory_profile", None)
+    return profile
 
 
 def signed_in_user(request: HttpRequest) -> User:

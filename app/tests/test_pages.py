@@ -108,3 +108,20 @@ def test_healthz_answers_with_the_database(client: Client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        None,  # the page as first shown
+        {"username": "lin<us", "password": "wrong", "remember_me": "on"},  # refused: values kept, escaped
+        {"username": "", "password": ""},  # fields missing: marked invalid
+    ],
+)
+def test_login_inputs_are_the_ones_the_form_widgets_render(client: Client, form: dict[str, str] | None) -> None:
+    # The template writes the inputs out rather than rendering widget templates (a sign-in's CPU).
+    response = client.get("/login/") if form is None else client.post("/login/", form)
+    html = response.content.decode()
+    bound = response.context["form"]
+    for name in ("username", "password", "remember_me"):
+        assert str(bound[name]) in html, name
