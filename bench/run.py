@@ -325,26 +325,6 @@ def load_generated_users(stack: NativeStack, count: int) -> None:
             raise SystemExit(f"bench: generated {tool} failed: {result.stderr.decode(errors='replace')}")
 
 
-class BaselineStack(NativeStack):
-    """The native stack of another commit (``git archive``), run with this checkout's virtualenv."""
-
-    def __init__(self, run_dir: Path, source: Path) -> None:
-        super().__init__(run_dir)
-        self.source = source
-
-    def run(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "RUN_DIR": str(self.run_dir),
-            "APP_PORT": str(self.app_port),
-            "LDAP_PORT": str(self.ldap_port),
-            "LDAPS_PORT": str(self.ldaps_port),
-            **(extra_env or {}),
-        }
-        native = self.source / "deploy/native.sh"
-        return subprocess.run([str(native), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
-
-
 def compile_bytecode(root: Path) -> None:
     """Byte-compile the virtualenv and the code, as the image does (UV_COMPILE_BYTECODE=1): where
     PYTHONDONTWRITEBYTECODE is set, every process would otherwise compile Django afresh (about
@@ -383,7 +363,8 @@ def queries_per_request() -> dict[str, list[str]]:
 
 def bench_baseline(scratch: Path) -> dict[str, float]:
     """Today's code: directory sign-ins at c=1 (server CPU) and c=32 (throughput, p99)."""
-    stack = BaselineStack(scratch / "baseline-run", checkout(BASELINE_REF, scratch / "baseline"))
+    # The native stack of another commit (git archive), run with this checkout's virtualenv.
+    stack = NativeStack(scratch / "baseline-run", checkout=checkout(BASELINE_REF, scratch / "baseline"))
     stack.up(extra_env=STACK_ENV)
     try:
         load(stack, 4, 10, directory_sign_in)

@@ -28,11 +28,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bench.tally import Tally as ClientTally
 from devstack.browser import CSRF_TOKEN, Browser
 from devstack.native import REPO_DIR, NativeStack
 from ldap_seed import SERVICE_DN, SERVICE_PASSWORD, USERS_DN
@@ -80,24 +81,13 @@ class Timeline:
             return any(started <= end + GRACE and ended >= start for start, end in self.away)
 
 
-class Tally:
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.violations: list[str] = []
-        self.last_allowed = 0.0
-        self.page_views: list[tuple[float, float]] = []  # (started, seconds) of each /profile/
-        self.frozen = (float("inf"), float("inf"))
-        self.lock = threading.Lock()
+@dataclass
+class Tally(ClientTally):
+    """The soak's tally, with the page views' timings and the freeze's window."""
 
-    def count(self, what: str) -> None:
-        with self.lock:
-            self.counts[what] += 1
-
-    def violation(self, text: str) -> None:
-        with self.lock:
-            self.counts["violations"] += 1
-            if len(self.violations) < 20:
-                self.violations.append(text)
+    last_allowed: float = 0.0
+    page_views: list[tuple[float, float]] = field(default_factory=list)  # (started, seconds) of each /profile/
+    frozen: tuple[float, float] = (float("inf"), float("inf"))
 
 
 def client(number: int, url_port: int, deadline: float, timeline: Timeline, tally: Tally) -> None:

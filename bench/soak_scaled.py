@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.tally import Tally
 from deploy.scaled import Ports, ScaledStack
 from devstack.browser import Browser
 from ldap_seed.personas import PERSONAS
@@ -41,26 +42,13 @@ ALLOWED = [p for p in PERSONAS if p.signs_in]
 
 
 @dataclass
-class KillRun:
+class KillRun(Tally):
     """What the clients saw. ``counts`` keys: "sign-ins allowed", "sign-ins refused", "page views",
     "served by appN", "served by appN after restart"; ``violations``: what broke a promise."""
 
-    counts: Counter[str] = field(default_factory=Counter)
-    violations: list[str] = field(default_factory=list)
     allowed_at: list[float] = field(default_factory=list)  # time.monotonic() of each allowed sign-in
     killed_at: float = 0.0
     restarted_at: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def count(self, what: str) -> None:
-        with self.lock:
-            self.counts[what] += 1
-
-    def violation(self, text: str) -> None:
-        with self.lock:
-            self.counts["violations"] += 1
-            if len(self.violations) < 20:
-                self.violations.append(text)
 
     def longest_sign_in_pause(self, start: float, end: float) -> float:
         """Seconds: the longest stretch in [start, end] without an allowed sign-in."""

@@ -14,7 +14,6 @@ from dotenv import dotenv_values
 from devstack.browser import Browser
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-NATIVE = REPO_DIR / "deploy/native.sh"
 
 
 def free_port() -> int:
@@ -30,6 +29,8 @@ class NativeStack:
     app_port: int = field(default_factory=free_port)
     ldap_port: int = field(default_factory=free_port)
     ldaps_port: int = field(default_factory=free_port)
+    # The checkout whose deploy/native.sh runs (the benchmark runs an older commit's beside this one).
+    checkout: Path = REPO_DIR
 
     @property
     def url(self) -> str:
@@ -44,7 +45,8 @@ class NativeStack:
             "LDAPS_PORT": str(self.ldaps_port),
             **(extra_env or {}),
         }
-        return subprocess.run([str(NATIVE), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+        native = self.checkout / "deploy/native.sh"
+        return subprocess.run([str(native), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
     def up(self, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         result = self.run("up", extra_env=extra_env)
