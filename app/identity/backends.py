@@ -12,6 +12,7 @@ use of django-auth-ldap's private names is in this module, each with its reason,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import secrets
 from collections.abc import Iterator
@@ -63,19 +64,18 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         # _request: the request django-auth-ldap was given; the reason is recorded on it.
         request: HttpRequest | None = ldap_user._request
         try:
-            # _authenticate_user_dn: the service account's search, then the user's bind, without
-            # django-auth-ldap's requirement checks and population (identity.accounts does those).
-            # The service account's search. None: no such user, or the directory failed (then
-            # ldap_error has recorded why); either way nothing more is asked of this connection,
-            # which may be half set up (a StartTLS that failed leaves a connection in clear).
+            # The service account's search (ldap_user.dn). None: no such user, or the directory
+            # failed (then ldap_error has recorded why); either way nothing more is asked of this
+            # connection, which may be half set up (a StartTLS that failed leaves it in clear).
             if ldap_user.dn is None:
                 raise ldap_user.AuthenticationFailed(UNKNOWN_USER_REFUSAL)
-            entry_name = accounts.entry_username(accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs))
-            throttle.check_entry_username(request, entry_name)
+            entry = accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs)
+            throttle.check_entry_username(request, accounts.entry_username(entry))
+            # _authenticate_user_dn: the user's bind (the search is done), without django-auth-ldap's
+            # requirement checks and population (identity.accounts does those).
             with _password_policy_control(ldap_user):
                 ldap_user._authenticate_user_dn(password)
-            entry = _entry_of(ldap_user)
-            account = accounts.decide(entry)
+            account = accounts.decide(_with_searched_groups(ldap_user, entry))
             moved_from = accounts.previous_dn(account) if account.mirrored else None
             if moved_from is not None and _still_holds_id(ldap_user, moved_from, account):
                 accounts.log_warnings(account)
@@ -177,16 +177,16 @@ def _still_holds_id(ldap_user: Any, moved_from: str, account: accounts.Account) 
     )
 
 
-def _entry_of(ldap_user: Any) -> accounts.DirectoryEntry:
-    """The signed-in user's entry and groups. With ``LDAP_GROUP_SOURCE=search`` the groups are
-    searched as the service account: users may read only their own entry."""
+def _with_searched_groups(ldap_user: Any, entry: accounts.DirectoryEntry) -> accounts.DirectoryEntry:
+    """The entry with its groups: memberOf as it came, or with ``LDAP_GROUP_SOURCE=search`` the
+    groups searched as the service account (users may read only their own entry)."""
     if current().group_source != SEARCH:
-        return accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs)
+        return entry
     # _bind: back to the service account on the same connection; _get_connection: that
     # connection, without django-auth-ldap's implicit rebind.
     ldap_user._bind()
-    group_dns = ldap_client.group_dns_of(ldap_user._get_connection(), ldap_user.dn)
-    return accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs, group_dns)
+    group_dns = ldap_client.group_dns_of(ldap_user._get_connection(), entry.dn)
+    return dataclasses.replace(entry, group_dns=tuple(group_dns))
 
 
 class LocalAccountBackend(ModelBackend):
