@@ -115,6 +115,10 @@ up() {
   local directory=${1:-local}
   say "No Docker engine answers: starting the native stack (pids and logs in $RUN_DIR/)."
   load_env "$directory"
+  # A taken app port is found before anything starts, so a failed `up` leaves nothing running.
+  if ! alive "$APP_PID" "$APP_PATTERN" && port_taken "$APP_PORT"; then
+    fail "port $APP_PORT is already in use: stop what holds it, then run make up again"
+  fi
   [[ $directory == jumpcloud ]] || start_directory
   start_app
 }

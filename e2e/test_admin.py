@@ -35,4 +35,5 @@ def test_member_gets_no_admin(page: Page, member: Account) -> None:
     LoginPage(page).open().sign_in(member.username, member.password)
     AdminPage(page).open()
     expect(page).to_have_url(re.compile(r"/admin/login/\?next=/admin/$"))
-    expect(page.locator(".errornote")).to_contain_text(f"You are authenticated as {member.username}")
+    expect(page.get_by_role("heading", name="No admin access")).to_be_visible()
+    expect(page.get_by_text(f"You are authenticated as {member.username}")).to_be_visible()

@@ -38,10 +38,10 @@ class SignInView(auth_views.LoginView):
 def admin_login(request: HttpRequest) -> HttpResponse:
     """The admin's login page sends people to the one sign-in form, with where they were going.
     Whatever is posted here is not looked at: the form that audits and locks is the only door.
-    Someone signed in without admin access sees the admin's own note saying so (sending them to
-    the sign-in form would send them straight back here)."""
+    Someone signed in without admin access is told so, with no form to post (sending them to the
+    sign-in form would send them straight back here; the admin's own form here would be a dead end)."""
     if request.method == "GET" and request.user.is_authenticated:
-        return admin.site.login(request)
+        return render(request, "identity/admin_not_allowed.html", status=403)
     return auth_views.redirect_to_login(request.GET.get("next") or "/admin/")
 
 

@@ -36,5 +36,7 @@ def test_a_member_without_admin_access_is_told_so_without_a_redirect_loop(client
     linus = BY_UID["linus"]
     client.post("/login/", {"username": linus.uid, "password": linus.password})
     response = client.get("/admin/", follow=True)
-    assert response.status_code == 200
-    assert f"You are authenticated as {linus.uid}" in response.content.decode()
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert f"You are authenticated as <strong>{linus.uid}</strong>, who may not use the admin." in page
+    assert "/admin/login/" not in page, "no form that leads nowhere"

@@ -125,3 +125,9 @@ def test_login_inputs_are_the_ones_the_form_widgets_render(client: Client, form:
     bound = response.context["form"]
     for name in ("username", "password", "remember_me"):
         assert str(bound[name]) in html, name
+
+
+def test_the_sign_in_page_shows_no_template_source(client: Client) -> None:
+    page = client.get("/login/").content.decode()
+    assert "{#" not in page
+    assert "{%" not in page
