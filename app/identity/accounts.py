@@ -320,7 +320,7 @@ def find_user(account: Account) -> User | None:
 def previous_dn(account: Account) -> str | None:
     """The DN last seen for this person when it differs from the entry's: a rename in the
     directory, or another entry with the same stable id. The caller asks the directory which
-    (``identity.ldap_client.entry_exists``): two live entries with one id must not share a user."""
+    (``identity.ldap_client.holds_id``): two live entries with one id must not share a user."""
     stored = (
         DirectoryProfile.objects.filter(
             directory_id_attribute=account.directory_id_attribute, directory_id=account.directory_id
