@@ -3,8 +3,9 @@
 Each backend leaves the reason for its decision on the request (``identity.decisions``), so the
 sign-in view can show one message to the person and log the real reason once.
 
-django-auth-ldap does the sign-in's directory work (connection, the service account's search for
-the user, the user's own bind); what the entry means for Django is ``identity.accounts``'. Every
+django-auth-ldap does the sign-in's directory work (the service account's search for the user, the
+user's own bind) on this thread's held connections (``identity.ldap_client.held_connection``); what
+the entry means for Django is ``identity.accounts``'. Every
 use of django-auth-ldap's private names is in this module, each with its reason, and
 ``tests/test_django_auth_ldap_contract.py`` fails when an upgrade drops one.
 """
@@ -64,35 +65,24 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         # _request: the request django-auth-ldap was given; the reason is recorded on it.
         request: HttpRequest | None = ldap_user._request
         try:
-            # The service account's search (ldap_user.dn). None: no such user, or the directory
-            # failed (then ldap_error has recorded why); either way nothing more is asked of this
-            # connection, which may be half set up (a StartTLS that failed leaves it in clear).
-            if ldap_user.dn is None:
-                raise ldap_user.AuthenticationFailed(UNKNOWN_USER_REFUSAL)
-            entry = accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs)
-            throttle.check_entry_username(request, accounts.entry_username(entry))
-            # _authenticate_user_dn: the user's bind (the search is done), without django-auth-ldap's
-            # requirement checks and population (identity.accounts does those).
-            with _password_policy_control(ldap_user):
-                ldap_user._authenticate_user_dn(password)
-            account = accounts.decide(_with_searched_groups(ldap_user, entry))
-            moved_from = accounts.previous_dn(account) if account.mirrored else None
-            if moved_from is not None and _still_holds_id(ldap_user, moved_from, account):
-                accounts.log_warnings(account)
-                log.warning("refused %s: %s holds the same %s", account.dn, moved_from, account.directory_id_attribute)
-                decisions.record(request, accounts.STABLE_ID_SHARED, detail=account.directory_id_attribute)
-                return None
+            with (
+                ldap_client.held_connection(ldap_client.SERVICE) as service,
+                ldap_client.held_connection(ldap_client.USER_BINDS) as binds,
+            ):
+                account = _directory_account(ldap_user, password, service, binds)
         except ldap_user.AuthenticationFailed as refusal:
             # django-auth-ldap turns an error in the user search into "no such user" after
-            # sending ldap_error (note_directory_error); keep that truer reason.
-            if not _directory_away(request):
-                reason = REFUSALS.get(str(refusal), str(refusal))
-                if reason == decisions.UNKNOWN_USER:
-                    _bind_that_cannot_succeed(ldap_user, password)
-                decisions.record(request, _password_policy_answer(refusal) or reason)
+            # sending ldap_error (note_directory_error); keep that truer reason, and open new
+            # connections for the next sign-in.
+            if _directory_away(request):
+                ldap_client.drop_held_connections()
+            else:
+                decisions.record(request, _password_policy_answer(refusal) or REFUSALS.get(str(refusal), str(refusal)))
             return None
         except ldap.LDAPError as error:
             note_directory_error(request=request, exception=error)
+            return None
+        if account is None:
             return None
         user = sign_in(request, account)
         if user is not None:
@@ -136,12 +126,10 @@ PASSWORD_POLICY_ERRORS = {0: "password expired", 1: "account locked in the direc
 
 
 @contextlib.contextmanager
-def _password_policy_control(ldap_user: Any) -> Iterator[None]:
-    """The user's bind carries the password-policy request control (OID 1.3.6.1.4.1.42.2.27.8.5.1,
+def _password_policy_control(connection: Any) -> Iterator[None]:
+    """The person's bind carries the password-policy request control (OID 1.3.6.1.4.1.42.2.27.8.5.1,
     not critical), so a directory that locked or expired the account says so in its answer
     (JumpCloud answers it: FACTS.md). Set as the connection's default controls for that bind only."""
-    # _get_connection: the connection django-auth-ldap is about to bind the user on.
-    connection = ldap_user._get_connection()
     connection.set_option(ldap.OPT_SERVER_CONTROLS, [PasswordPolicyControl(criticality=False)])
     try:
         yield
@@ -167,26 +155,49 @@ def _password_policy_answer(refusal: Exception) -> str:
     return ""
 
 
-def _still_holds_id(ldap_user: Any, moved_from: str, account: accounts.Account) -> bool:
-    """Whether the entry the person was last seen at still holds their stable id: then two live
-    entries share it, and neither may take the other's Django user. Read as the service account."""
-    # _bind: back to the service account on the same connection (users read only their own entry).
-    ldap_user._bind()
-    return ldap_client.holds_id(
-        ldap_user._get_connection(), moved_from, account.directory_id_attribute, account.directory_id
-    )
+def _directory_account(ldap_user: Any, password: str, service: Any, binds: Any) -> accounts.Account | None:
+    """The search, the person's bind and the decision, on this thread's held connections: the
+    account, or None when refused here (the reason recorded). Raises django-auth-ldap's
+    ``AuthenticationFailed`` for an unknown name or a rejected password, ``ldap.LDAPError`` when
+    the directory fails, ``throttle.RefusedBeforeTheDirectory`` when the name's budget is spent."""
+    request: HttpRequest | None = ldap_user._request
+    # _connection, _connection_bound: django-auth-ldap searches on the held connection that is
+    # bound as the service account (no handshake, no bind per sign-in).
+    ldap_user._connection, ldap_user._connection_bound = service, True
+    # The service account's search (ldap_user.dn). None: no such user, or the directory failed
+    # (then ldap_error has recorded why); asked once (_authenticate_user_dn would search again).
+    if ldap_user.dn is None:
+        if not _directory_away(request):
+            _bind_that_cannot_succeed(binds, password)
+        raise ldap_user.AuthenticationFailed(UNKNOWN_USER_REFUSAL)
+    entry = accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs)
+    throttle.check_entry_username(request, accounts.entry_username(entry))
+    # _authenticate_user_dn: the person's bind, on the other held connection, without
+    # django-auth-ldap's requirement checks and population (identity.accounts does those).
+    ldap_user._connection = binds
+    with _password_policy_control(binds):
+        ldap_user._authenticate_user_dn(password)
+    ldap_user._connection, ldap_user._connection_bound = service, True
+    account = accounts.decide(_with_searched_groups(service, entry))
+    moved_from = accounts.previous_dn(account) if account.mirrored else None
+    if moved_from is not None and ldap_client.holds_id(
+        service, moved_from, account.directory_id_attribute, account.directory_id
+    ):
+        # The entry the person was last seen at still holds their stable id: two live entries
+        # share it, and neither may take the other's Django user.
+        accounts.log_warnings(account)
+        log.warning("refused %s: %s holds the same %s", account.dn, moved_from, account.directory_id_attribute)
+        decisions.record(request, accounts.STABLE_ID_SHARED, detail=account.directory_id_attribute)
+        return None
+    return account
 
 
-def _with_searched_groups(ldap_user: Any, entry: accounts.DirectoryEntry) -> accounts.DirectoryEntry:
+def _with_searched_groups(service: Any, entry: accounts.DirectoryEntry) -> accounts.DirectoryEntry:
     """The entry with its groups: memberOf as it came, or with ``LDAP_GROUP_SOURCE=search`` the
     groups searched as the service account (users may read only their own entry)."""
     if current().group_source != SEARCH:
         return entry
-    # _bind: back to the service account on the same connection; _get_connection: that
-    # connection, without django-auth-ldap's implicit rebind.
-    ldap_user._bind()
-    group_dns = ldap_client.group_dns_of(ldap_user._get_connection(), entry.dn)
-    return dataclasses.replace(entry, group_dns=tuple(group_dns))
+    return dataclasses.replace(entry, group_dns=tuple(ldap_client.group_dns_of(service, entry.dn)))
 
 
 class LocalAccountBackend(ModelBackend):
@@ -227,14 +238,19 @@ class LocalAccountBackend(ModelBackend):
         return None
 
 
-def _bind_that_cannot_succeed(ldap_user: Any, password: str) -> None:
+def _bind_that_cannot_succeed(binds: Any, password: str) -> None:
     """issue 12 hook: a name nobody has costs the directory round trip a known name's wrong
-    password does (the person's own bind), so the time of the answer does not tell them apart.
-    The DN is under the base DN, random, and names nobody: no account's failure count moves.
-    (connection: django-auth-ldap's, still bound as the service account after the search.)"""
+    password does (a bind on the people's connection), so the time of the answer does not tell
+    them apart. The DN is under the base DN, random, and names nobody: no account's failure
+    count moves. Raises the ``breaker.UNREACHABLE`` errors (the directory went away meanwhile: its
+    truer answer, and the connection is dropped); any answer of the directory is ignored."""
     nobody_dn = f"cn=nobody-{secrets.token_hex(8)},{current().base_dn}"
-    with contextlib.suppress(ldap.LDAPError):
-        ldap_user.connection.simple_bind_s(nobody_dn, password)
+    try:
+        binds.simple_bind_s(nobody_dn, password)
+    except UNREACHABLE:
+        raise
+    except ldap.LDAPError as answer:
+        log.debug("the stand-in bind was answered %s", type(answer).__name__)
 
 
 def note_directory_error(

@@ -59,24 +59,21 @@ def _whom(user: User) -> tuple[str | None, str]:
 
 def read_entry(directory_id: str | None, username: str) -> Reading:
     """The person's entry (found by stable id, or by username for a user from before stable ids)
-    and, with LDAP_GROUP_SOURCE=search, their group DNs; or the LDAP error's description. Touches
-    the directory only, through the circuit breaker and within one LDAP_TIMEOUT."""
+        and, with LDAP_GROUP_SOURCE=search, their group DNs; or the LDAP error's description. Touches
+        the directory only, on this thread's held service connection, through the circuit breaker and
+    within one LDAP_TIMEOUT."""
     directory = current()
     try:
-        with breaker.deadline():
-            connection = ldap_client.service_connection(directory, initialize=breaker.GUARDED_LDAP.initialize)
-            try:
-                if directory_id:
-                    found = ldap_client.find_users(connection, directory.user_id_attribute, directory_id, directory)
-                else:  # a directory user whose stable id was not read with this LDAP_USER_ID_ATTRIBUTE
-                    found = ldap_client.find_users(connection, USERNAME_ATTRIBUTE, username, directory)
-                group_dns = (
-                    ldap_client.group_dns_of(connection, found[0][0], directory)
-                    if len(found) == 1 and directory.group_source == SEARCH
-                    else None
-                )
-            finally:
-                connection.unbind_s()
+        with breaker.deadline(), ldap_client.held_connection(ldap_client.SERVICE, directory) as connection:
+            if directory_id:
+                found = ldap_client.find_users(connection, directory.user_id_attribute, directory_id, directory)
+            else:  # a directory user whose stable id was not read with this LDAP_USER_ID_ATTRIBUTE
+                found = ldap_client.find_users(connection, USERNAME_ATTRIBUTE, username, directory)
+            group_dns = (
+                ldap_client.group_dns_of(connection, found[0][0], directory)
+                if len(found) == 1 and directory.group_source == SEARCH
+                else None
+            )
     except ldap.LDAPError as error:
         return describe(error)
     return found, group_dns

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
-from identity import breaker
+from identity import breaker, ldap_client
 
 from ldap_seed.container import OsixiaDirectory, docker_engine_problem
 from ldap_seed.directory import JumpCloudDirectory
@@ -55,6 +55,8 @@ def _empty_cache() -> None:
     cache.clear()
     # Nor another's outage: the circuit breaker is per process.
     breaker.DIRECTORY.reset()
+    # Nor another's connections: each test's first sign-in opens this thread's (ldap_client).
+    ldap_client.drop_held_connections()
 
 
 @pytest.fixture

@@ -16,10 +16,32 @@ BACKENDS_SOURCE = (Path(__file__).resolve().parents[1] / "identity" / "backends.
 
 def test_every_private_name_we_use_is_still_there() -> None:
     used = set(re.findall(r"ldap_user\.(_[a-z_]+)", BACKENDS_SOURCE))
-    assert used == {"_request", "_authenticate_user_dn", "_bind", "_get_connection"}, "update this test and the pin"
+    expected = {"_request", "_authenticate_user_dn", "_connection", "_connection_bound"}
+    assert used == expected, "update this test and the pin"
     ldap_user = backend._LDAPUser(backend.LDAPBackend(), username="someone")
     for name in used:
         assert hasattr(ldap_user, name), f"django-auth-ldap {django_auth_ldap.version} has no _LDAPUser.{name}"
+
+
+def test_a_connection_we_hand_over_is_the_one_searched_and_bound_on() -> None:
+    """identity.backends gives django-auth-ldap its held connections through _connection and
+    _connection_bound: the search must run on that connection without a bind of its own, and the
+    person's bind must go to whatever connection _connection is at the time."""
+    calls: list[tuple[str, tuple[object, ...]]] = []
+
+    class Recorder:
+        def __getattr__(self, name: str) -> object:
+            return lambda *args, **kwargs: calls.append((name, args))
+
+    service, binds = Recorder(), Recorder()
+    ldap_user = backend._LDAPUser(backend.LDAPBackend(), username="someone")
+    ldap_user._connection, ldap_user._connection_bound = service, True
+    assert ldap_user.connection is service
+    assert calls == [], "no bind of its own on a connection handed over as bound"
+    ldap_user._user_dn = "uid=someone,ou=Users,o=x,dc=jumpcloud,dc=com"
+    ldap_user._connection = binds
+    ldap_user._authenticate_user_dn("a password")
+    assert calls == [("simple_bind_s", ("uid=someone,ou=Users,o=x,dc=jumpcloud,dc=com", "a password"))]
 
 
 def test_the_hooks_we_override_are_still_called() -> None:
