@@ -177,6 +177,11 @@ def test_every_workload_can_read_its_secret_files(kustomization: str) -> None:
             )
 
 
+def test_the_staging_overlay_runs_the_staging_image() -> None:
+    images = {c["image"] for _, c in workloads(render("overlays/staging"))}
+    assert images == {"registry.example.com/jumpcloud-django:staging"}
+
+
 def spec_labels(workload: dict[str, Any]) -> dict[str, str]:
     template = (
         workload["spec"]["jobTemplate"]["spec"]["template"]
