@@ -104,7 +104,7 @@ fi
 echo "make down left no container and no network of project $PROJECT"
 # kubectl renders the manifests (Debian's kubernetes-client, as `make lint` installs it).
 make --no-print-directory apt-install PACKAGES="$(command -v kubectl >/dev/null || echo kubernetes-client)"
-step "podman kube play of the rendered Deployment (test_kube_play)" \
+step "the Deployment under podman kube play (test_kube_play)" \
   env KUBE_PLAY_IMAGE="localhost/${PROJECT}_app:latest" .venv/bin/pytest -p no:cacheprovider app/tests/test_kube_play.py
 step "testcontainers against podman's API (directory image)" \
   env DOCKER_HOST="$API" TESTCONTAINERS_RYUK_DISABLED=true LDAP_CONTAINER_OVERRIDE=deploy/compose.ldap-seed.yml \
