@@ -7,9 +7,10 @@
 # directory built from ldap_seed in osixia's place), waits until both services are healthy, runs
 # the browser suite against the containerised app, checks the containers from inside
 # (app/tests/test_container_stack.py), stops the stack with `make down` and checks that nothing
-# is left, then runs the testcontainers tests against podman's API socket. Prints each step's
-# time and the images' sizes. Where podman cannot start a container, says why in one line and
-# exits 0.
+# is left, plays the rendered Kubernetes Deployment with the app image (podman kube play,
+# app/tests/test_kube_play.py), then runs the testcontainers tests against podman's API socket.
+# Prints each step's time and the images' sizes. Where podman cannot start a container, says why
+# in one line and exits 0.
 #
 # The stack runs as its own compose project on its own ports (COMPOSE_PROJECT_NAME, APP_PORT,
 # LDAP_PORT, LDAPS_PORT), so a `make up` stack beside it is left alone.
@@ -101,6 +102,10 @@ if [[ -n $left ]]; then
   exit 1
 fi
 echo "make down left no container and no network of project $PROJECT"
+# kubectl renders the manifests (Debian's kubernetes-client, as `make lint` installs it).
+make --no-print-directory apt-install PACKAGES="$(command -v kubectl >/dev/null || echo kubernetes-client)"
+step "the Deployment under podman kube play (test_kube_play)" \
+  env KUBE_PLAY_IMAGE="localhost/${PROJECT}_app:latest" .venv/bin/pytest -p no:cacheprovider app/tests/test_kube_play.py
 step "testcontainers against podman's API (directory image)" \
   env DOCKER_HOST="$API" TESTCONTAINERS_RYUK_DISABLED=true LDAP_CONTAINER_OVERRIDE=deploy/compose.ldap-seed.yml \
   .venv/bin/pytest -p no:cacheprovider app/tests/test_container_directory.py

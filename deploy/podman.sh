@@ -16,8 +16,9 @@ set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/deploy/podman/containers.conf}
 STATE_DIR=${STATE_DIR:-.run/podman}
-# netavark programs the container network with iptables; debootstrap makes the base image.
-PACKAGES=(podman runc netavark aardvark-dns iptables debootstrap)
+# netavark programs the container network with iptables; debootstrap makes the base image;
+# catatonit is what podman builds its pods' pause image from (`podman kube play`) without a registry.
+PACKAGES=(podman runc netavark aardvark-dns iptables debootstrap catatonit)
 REGISTRY_BASE=docker.io/library/debian:bookworm-slim
 LOCAL_BASE=localhost/debian-debootstrap:bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}

@@ -161,6 +161,27 @@ def test_the_deployment_is_shaped_for_several_replicas() -> None:
         assert not selector.items() <= spec_labels(documents[job]).items(), f"the Service would reach {job}"
 
 
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_every_workload_can_read_its_secret_files(kustomization: str) -> None:
+    """A Secret's files are root's with the volume's defaultMode: a pod running as another user
+    reads a file closed to others only through fsGroup (kubernetes/kubernetes#57923)."""
+    for document in render(kustomization):
+        if document["kind"] not in WORKLOADS:
+            continue
+        spec = pod_spec(document)
+        for volume in spec.get("volumes", []):
+            if "secret" not in volume or volume["secret"].get("defaultMode", 0o644) & 0o004:
+                continue
+            assert spec["securityContext"].get("fsGroup") == spec["securityContext"]["runAsGroup"], (
+                f"{document['kind']}/{document['metadata']['name']} cannot read the Secret {volume['name']}"
+            )
+
+
+def test_the_staging_overlay_runs_the_staging_image() -> None:
+    images = {c["image"] for _, c in workloads(render("overlays/staging"))}
+    assert images == {"registry.example.com/jumpcloud-django:staging"}
+
+
 def spec_labels(workload: dict[str, Any]) -> dict[str, str]:
     template = (
         workload["spec"]["jobTemplate"]["spec"]["template"]
