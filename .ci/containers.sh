@@ -6,9 +6,9 @@
 # answers), starts docker-compose.yml with podman-compose and deploy/compose.ldap-seed.yml (the
 # directory built from ldap_seed in osixia's place), waits until both services are healthy, runs
 # the browser suite against the containerised app, checks the containers from inside
-# (app/tests/test_container_stack.py), stops the stack with `make down` and checks that nothing
+# (deploy/tests/test_container_stack.py), stops the stack with `make down` and checks that nothing
 # is left, plays the rendered Kubernetes Deployment with the app image (podman kube play,
-# app/tests/test_kube_play.py), then runs the testcontainers tests against podman's API socket.
+# deploy/tests/test_kube_play.py), then runs the testcontainers tests against podman's API socket.
 # Prints each step's time and the images' sizes. Where podman cannot start a container, says why
 # in one line and exits 0.
 #
@@ -94,7 +94,7 @@ step "browser suite against the containerised app" \
   make --no-print-directory e2e E2E_ARGS="--deselect e2e/test_harness.py"
 deploy/podman.sh api start
 step "the containers from inside (test_container_stack)" \
-  env CONTAINER_STACK="$PROJECT" DOCKER_HOST="$API" .venv/bin/pytest -p no:cacheprovider app/tests/test_container_stack.py
+  env CONTAINER_STACK="$PROJECT" DOCKER_HOST="$API" .venv/bin/pytest -p no:cacheprovider deploy/tests/test_container_stack.py
 step "make down" make --no-print-directory down ENGINE=podman
 left=$(project_left)
 if [[ -n $left ]]; then
@@ -105,8 +105,8 @@ echo "make down left no container and no network of project $PROJECT"
 # kubectl renders the manifests (Debian's kubernetes-client, as `make lint` installs it).
 make --no-print-directory apt-install PACKAGES="$(command -v kubectl >/dev/null || echo kubernetes-client)"
 step "the Deployment under podman kube play (test_kube_play)" \
-  env KUBE_PLAY_IMAGE="localhost/${PROJECT}_app:latest" .venv/bin/pytest -p no:cacheprovider app/tests/test_kube_play.py
+  env KUBE_PLAY_IMAGE="localhost/${PROJECT}_app:latest" .venv/bin/pytest -p no:cacheprovider deploy/tests/test_kube_play.py
 step "testcontainers against podman's API (directory image)" \
   env DOCKER_HOST="$API" TESTCONTAINERS_RYUK_DISABLED=true LDAP_CONTAINER_OVERRIDE=deploy/compose.ldap-seed.yml \
-  .venv/bin/pytest -p no:cacheprovider app/tests/test_container_directory.py
+  .venv/bin/pytest -p no:cacheprovider ldap_seed/tests/test_container_directory.py
 summary

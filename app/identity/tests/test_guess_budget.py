@@ -1,0 +1,129 @@
+"""This app is never the reason a JumpCloud account gets locked: the service account is never tried
+through the form, and one username gets LDAP_MAX_FAILURES_PER_USER failed guesses from all
+addresses together before it is refused without the directory being asked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.db.models import F
+from django.test import Client, RequestFactory, override_settings
+from django.utils import timezone
+
+from devstack.testing import sign_in
+from identity.forms import GENERIC_ERROR, TOO_MANY_AT_ONCE_ERROR, username_lockout_error
+from identity.models import GuessInFlight
+from ldap_seed import SERVICE_PASSWORD, SERVICE_UID
+from ldap_seed.directory import JumpCloudDirectory
+from ldap_seed.personas import BY_UID
+
+pytestmark = pytest.mark.django_db
+BUDGET = 3
+GRACE = BY_UID["grace"]
+
+
+@pytest.fixture(autouse=True)
+def _budget() -> Iterator[None]:
+    with override_settings(LDAP_MAX_FAILURES_PER_USER=BUDGET, AXES_FAILURE_LIMIT=100):
+        yield
+
+
+def from_address(number: int) -> Client:
+    return Client(REMOTE_ADDR=f"192.0.2.{number}")
+
+
+def binds_of(directory: JumpCloudDirectory, offset: int, uid: str) -> int:
+    """Binds as ``uid`` in slapd's statistics log since ``offset``."""
+    text = directory.log_path.read_bytes()[offset:].decode(errors="replace")
+    return text.count(f'BIND dn="uid={uid},')
+
+
+def audit_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "identity.audit"]
+
+
+def test_the_service_account_is_refused_at_once_without_a_bind(
+    own_directory: JumpCloudDirectory, caplog: pytest.LogCaptureFixture
+) -> None:
+    offset = own_directory.log_size()
+    for spelling in (SERVICE_UID, SERVICE_UID.upper(), f" {SERVICE_UID} "):
+        response = sign_in(Client(), spelling, SERVICE_PASSWORD)
+        assert response.status_code == 200
+        assert GENERIC_ERROR in response.content.decode()
+    assert own_directory.operations_since(offset)["BIND"] == 0
+    assert audit_reasons(caplog)[0] == f"sign-in denied for {SERVICE_UID!r} from 127.0.0.1: the service account"
+
+
+def test_a_username_is_refused_after_its_budget_from_any_address(
+    own_directory: JumpCloudDirectory, caplog: pytest.LogCaptureFixture
+) -> None:
+    offset = own_directory.log_size()
+    for number in range(BUDGET):
+        sign_in(from_address(number), GRACE.uid, "a-wrong-guess")
+    response = sign_in(from_address(99), GRACE.uid, GRACE.password)
+    assert response.status_code == 429
+    assert username_lockout_error() in response.content.decode()
+    assert binds_of(own_directory, offset, GRACE.uid) == BUDGET
+    assert audit_reasons(caplog)[-1] == "sign-in denied for 'grace' from 192.0.2.99: username locked out"
+
+
+def test_an_unknown_username_is_refused_the_same_way(client: Client) -> None:
+    for number in range(BUDGET):
+        sign_in(from_address(number), "nobody-here", "a-wrong-guess")
+    response = sign_in(from_address(99), "nobody-here", "a-wrong-guess")
+    assert response.status_code == 429
+    assert username_lockout_error() in response.content.decode()
+
+
+def test_refusals_do_not_extend_the_lock_and_it_lifts_after_the_cool_off(client: Client) -> None:
+    for number in range(BUDGET):
+        sign_in(from_address(number), GRACE.uid, "a-wrong-guess")
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=10))
+    assert sign_in(from_address(50), GRACE.uid, GRACE.password).status_code == 429
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=6))
+    assert sign_in(from_address(50), GRACE.uid, GRACE.password).status_code == 302
+
+
+def test_an_admin_lifts_the_lock_with_axes_reset_username(client: Client) -> None:
+    for number in range(BUDGET):
+        sign_in(from_address(number), GRACE.uid, "a-wrong-guess")
+    call_command("axes_reset_username", GRACE.uid)
+    assert sign_in(from_address(99), GRACE.uid, GRACE.password).status_code == 302
+
+
+def test_guesses_in_flight_count_but_do_not_lock(client: Client) -> None:
+    for number in range(BUDGET):  # three sign-ins of grace on their way to the directory elsewhere
+        GuessInFlight.objects.create(username=GRACE.uid, ip_address=f"192.0.2.{number}", started_at=timezone.now())
+    response = sign_in(client, GRACE.uid, GRACE.password)
+    assert response.status_code == 429
+    assert TOO_MANY_AT_ONCE_ERROR in response.content.decode()
+    GuessInFlight.objects.all().delete()  # they ended
+    assert sign_in(client, GRACE.uid, GRACE.password).status_code == 302
+
+
+def test_a_guess_whose_process_died_stops_counting_after_a_minute(client: Client) -> None:
+    long_ago = timezone.now() - timedelta(minutes=2)
+    for number in range(BUDGET):
+        GuessInFlight.objects.create(username=GRACE.uid, ip_address=f"192.0.2.{number}", started_at=long_ago)
+    assert sign_in(client, GRACE.uid, GRACE.password).status_code == 302
+
+
+def test_an_inactive_account_leaves_nothing_in_flight(client: Client) -> None:
+    ken = BY_UID["ken"]  # the right password, refused by the form as inactive
+    for _ in range(BUDGET + 2):
+        response = sign_in(client, ken.uid, ken.password)
+        assert response.status_code == 200
+        assert GENERIC_ERROR in response.content.decode()
+    assert not GuessInFlight.objects.exists()
+
+
+def test_an_accepted_password_leaves_nothing_in_flight_without_login() -> None:
+    # authenticate() without login(), as a script or the property test calls it: no signal fires.
+    for _ in range(BUDGET + 1):
+        assert authenticate(RequestFactory().post("/login/"), username=GRACE.uid, password=GRACE.password) is not None
+    assert not GuessInFlight.objects.exists()

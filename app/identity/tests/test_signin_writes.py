@@ -1,0 +1,72 @@
+"""A returning person whose entry did not change: the sign-in writes only what changed, which is
+the last-login time and the new session (one INSERT), besides the lockout's note of a guess in
+flight (identity.throttle: taken off when the attempt ends)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.backends.base import CreateError
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from devstack.testing import sign_in_as
+from identity import sessions
+from ldap_seed.directory import JumpCloudDirectory
+from ldap_seed.personas import BY_UID
+
+pytestmark = pytest.mark.django_db
+LINUS = BY_UID["linus"]
+WRITES = ("INSERT", "UPDATE", "DELETE", "BEGIN")
+
+
+def statements_of_sign_in(client: Client) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert sign_in_as(client, LINUS).status_code == 302
+    return [query["sql"] for query in queries]
+
+
+def test_a_returning_unchanged_user_writes_only_last_login_and_the_session(
+    client: Client, directory: JumpCloudDirectory
+) -> None:
+    statements_of_sign_in(client)
+    client.post("/logout/")
+    writes = [sql for sql in statements_of_sign_in(client) if sql.lstrip().upper().startswith(WRITES)]
+    in_flight = [sql for sql in writes if '"identity_guessinflight"' in sql]
+    assert len(in_flight) == 3, writes  # stale ones cleared, this guess noted, then taken off
+    rest = [sql for sql in writes if sql not in in_flight]
+    assert len(rest) == 2, writes
+    assert rest[0].startswith('UPDATE "auth_user" SET "last_login"'), writes
+    assert rest[1].startswith('INSERT INTO "django_session"'), writes
+
+
+def test_the_first_page_view_after_a_sign_in_writes_nothing(client: Client, directory: JumpCloudDirectory) -> None:
+    sign_in_as(client, LINUS)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/profile/").status_code == 200
+    assert [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(WRITES)] == []
+    assert len(queries) == 2, [q["sql"] for q in queries]  # the session, the user with their profile
+
+
+def test_a_session_key_already_taken_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = sessions.SessionStore()
+    taken["who"] = "first"
+    taken.save()
+    keys = iter([taken.session_key, "k" * 32])
+    monkeypatch.setattr(sessions, "get_random_string", lambda length, chars: next(keys))
+    store = sessions.SessionStore()
+    store.create()
+    store["who"] = "second"
+    store.save()
+    assert store.session_key == "k" * 32
+    assert sessions.SessionStore(taken.session_key)["who"] == "first"
+    assert sessions.SessionStore("k" * 32)["who"] == "second"
+
+
+def test_must_create_still_refuses_a_taken_key() -> None:
+    taken = sessions.SessionStore()
+    taken.save()
+    again = sessions.SessionStore(taken.session_key)
+    again["x"] = 1
+    with pytest.raises(CreateError):
+        again.save(must_create=True)

@@ -1,0 +1,3 @@
+"""This suite's fixtures: the shared ones (``devstack.fixtures``)."""
+
+from devstack.fixtures import *  # noqa: F403

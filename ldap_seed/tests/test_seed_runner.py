@@ -1,0 +1,103 @@
+"""The native runner: schema conversion, restarts that keep the data, clear port errors."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ldap_seed import SCHEMA_DIR, SERVICE_DN, SERVICE_PASSWORD, personas, user_dn
+from ldap_seed.container import REPO_DIR
+from ldap_seed.directory import JumpCloudDirectory, PortInUse, schema_to_ldif, substitute_placeholders
+
+
+def test_schema_converts_to_cn_config() -> None:
+    ldif = schema_to_ldif(SCHEMA_DIR / "jumpcloud.schema")
+    assert ldif.startswith("dn: cn=jumpcloud,cn=schema,cn=config\n")
+    assert "olcAttributeTypes: ( 1.2.840.113556.1.2.146 NAME 'company'" in ldif
+    assert "olcObjectClasses: ( 1.3.6.1.4.1.32473.1.2.1 NAME 'jumpCloudUser'" in ldif
+    assert "#" not in ldif
+
+
+def test_unbalanced_schema_is_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.schema"
+    broken.write_text("attributetype ( 1.2.3 NAME 'x' ")
+    with pytest.raises(ValueError, match="closing parenthesis"):
+        schema_to_ldif(broken)
+
+
+def test_placeholders_are_the_images() -> None:
+    assert substitute_placeholders("o=x,{{ LDAP_BASE_DN }} {{ LDAP_BACKEND }}") == "o=x,dc=jumpcloud,dc=com mdb"
+
+
+def test_restart_keeps_changes_and_does_not_reseed(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = JumpCloudDirectory(state)
+    first.start()
+    try:
+        first.modify(f"dn: {user_dn('linus')}\nchangetype: modify\nreplace: title\ntitle: Kept\n")
+    finally:
+        first.stop()
+    assert _no_slapd_for(state)
+    second = JumpCloudDirectory(state)
+    second.start()
+    try:
+        result = subprocess.run(
+            [
+                "ldapsearch",
+                "-LLL",
+                "-x",
+                "-H",
+                second.ldap_uri,
+                "-D",
+                SERVICE_DN,
+                "-w",
+                SERVICE_PASSWORD,
+                "-b",
+                user_dn("linus"),
+                "-s",
+                "base",
+                "title",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "title: Kept" in result.stdout
+    finally:
+        second.stop()
+    assert _no_slapd_for(state)
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use"):
+            JumpCloudDirectory(tmp_path / "state", ldap_port=port).start()
+
+
+def test_persona_table_lists_every_persona() -> None:
+    table = personas.table()
+    for persona in personas.PERSONAS:
+        assert persona.uid in table
+        assert persona.password in table
+        assert persona.outcome in table
+
+
+def test_readme_shows_the_persona_table_make_up_prints() -> None:
+    readme = (REPO_DIR / "README.md").read_text()
+    assert "\n".join(f"  {line}" for line in personas.table().splitlines()) in readme
+
+
+def _no_slapd_for(state: Path) -> bool:
+    for cmdline in Path("/proc").glob("*/cmdline"):
+        try:
+            if b"slapd" in cmdline.read_bytes() and str(state).encode() in cmdline.read_bytes():
+                return False
+        except OSError:
+            continue
+    return True
