@@ -2,7 +2,7 @@
 ``New-JCImportTemplate`` / ``Import-JCUsersFromCSV``).
 
 Each column becomes the LDAP attribute JumpCloud serves it as (``COLUMNS``); ``Group1``,
-``Group2``, ... name the user's groups, which must be groups the seed knows (``GROUPS``). Column
+``Group2``, ... name the user's groups, which must be groups the seed knows (``ldap_seed.GROUPS``). Column
 names match case-insensitively; columns the LDAP directory does not serve (``SystemID``,
 ``Administrator``, custom attributes) are ignored. Two optional columns, not in the import
 template, put an account in a state JumpCloud disables in LDAP (the entry stays, binds fail):
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ldap_seed import LDIF_DIR, ORG_ID, SERVICE_UID
+from ldap_seed import GROUPS, LDIF_DIR, ORG_ID, SERVICE_UID
 
 # Import column -> LDAP attribute, in the order the attributes are written.
 COLUMNS = {
@@ -53,13 +53,6 @@ COLUMNS = {
     "work_postalCode": "postalCode",
 }
 REQUIRED = ("Username", "Email")
-# The groups the seed knows, with the descriptions the committed seed gives them.
-GROUPS = {
-    "Django App": "Members may sign in to the Django app",
-    "active": "Django is_active",
-    "staff": "Django is_staff",
-    "superuser": "Django is_superuser",
-}
 FIRST_UID_NUMBER = 5000
 # Account state column -> the ppolicy attribute and value that put an entry in that state.
 STATES = {"account_locked": "pwdAccountLockedTime: 000001010000Z"}

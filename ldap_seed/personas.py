@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-APP_GROUP = "Django App"
+from ldap_seed import ACTIVE_GROUP, APP_GROUP, STAFF_GROUP, SUPERUSER_GROUP
 
 
 @dataclass(frozen=True)
@@ -26,15 +26,15 @@ class Persona:
 
     @property
     def signs_in(self) -> bool:
-        return APP_GROUP in self.groups and "active" in self.groups and self.state == "enabled"
+        return APP_GROUP in self.groups and ACTIVE_GROUP in self.groups and self.state == "enabled"
 
     @property
     def is_staff(self) -> bool:
-        return "staff" in self.groups
+        return STAFF_GROUP in self.groups
 
     @property
     def is_superuser(self) -> bool:
-        return "superuser" in self.groups
+        return SUPERUSER_GROUP in self.groups
 
 
 PERSONAS = (
