@@ -56,6 +56,8 @@ REQUIRED = ("Username", "Email")
 FIRST_UID_NUMBER = 5000
 # Account state column -> the ppolicy attribute and value that put an entry in that state.
 STATES = {"account_locked": "pwdAccountLockedTime: 000001010000Z"}
+# Account state column -> that state's name in ldap_seed/states.py.
+STATE_NAMES = {"account_locked": "locked"}
 _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0", "")
 GENERATED = ("20-users.ldif", "30-groups.ldif")
 USERS_HEADER = """\
@@ -86,6 +88,11 @@ class Row:
     password: str
     groups: tuple[str, ...]
     states: tuple[str, ...] = ()
+
+    @property
+    def state(self) -> str:
+        """The account's state as ldap_seed/states.py names it: "enabled" unless a state column is set."""
+        return STATE_NAMES[self.states[0]] if self.states else "enabled"
 
 
 def read_rows(path: Path) -> list[Row]:
