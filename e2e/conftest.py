@@ -106,6 +106,13 @@ def account(role: str) -> Account:
     return Account(role, username, password)
 
 
+def seed_attributes(role: str) -> dict[str, str]:
+    """The LDAP attributes the local seed gives the role's persona (those with a value), from
+    ldap_seed/personas.csv; the local target only."""
+    assert TARGET == "local", "what a JumpCloud account holds is known only for the local seed"
+    return dict(BY_UID[LOCAL_ROLES[role]].attributes)
+
+
 def display_name(role: str) -> str | None:
     """The name the home page greets with, where the suite knows it (the local seed)."""
     if TARGET != "local":

@@ -1,6 +1,6 @@
 """The demo personas: who they are in the seed and what the app must make of them.
 
-Who they are (uid, display name, password, groups, account state) is stated once, in
+Who they are (uid, password, groups, account state, name and the other attributes) is stated once, in
 ``personas.csv``: the seed's users in JumpCloud's import format, of which every row but the
 service account is a persona. ``ldif/`` is made from the same file (a test holds the two equal
 byte for byte), and this module only reads it. What the app must make of a persona, its ``role``
@@ -9,10 +9,11 @@ and ``outcome``, follows from its groups and state by the app's default group se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ldap_seed import ACTIVE_GROUP, APP_GROUP, SEED_DIR, SERVICE_UID, STAFF_GROUP, SUPERUSER_GROUP
-from ldap_seed.csv_seed import Row, read_rows
+from ldap_seed.csv_seed import COLUMNS, Row, read_rows
 
 PERSONAS_CSV = SEED_DIR / "personas.csv"
 
@@ -31,16 +32,23 @@ OUTCOMES = {
 @dataclass(frozen=True)
 class Persona:
     uid: str
-    display_name: str
     password: str
     groups: frozenset[str]
     # "enabled", or a state in which JumpCloud disables the account in LDAP (binds fail):
     # "locked" (personas.csv's account_locked column).
     state: str = "enabled"
+    # The LDAP attributes the seed gives the persona, those with a value: the CSV's columns as
+    # JumpCloud serves them (givenName, displayName, mobile, ...).
+    attributes: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_row(cls, row: Row) -> Persona:
-        return cls(row.username, row.values["preferredName"], row.password, frozenset(row.groups), row.state)
+        attributes = {COLUMNS[column]: value for column, value in row.values.items() if value}
+        return cls(row.username, row.password, frozenset(row.groups), row.state, attributes)
+
+    @property
+    def display_name(self) -> str:
+        return self.attributes.get("displayName", "")
 
     @property
     def signs_in(self) -> bool:
