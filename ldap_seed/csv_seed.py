@@ -2,9 +2,9 @@
 ``New-JCImportTemplate`` / ``Import-JCUsersFromCSV``).
 
 Each column becomes the LDAP attribute JumpCloud serves it as (``COLUMNS``); ``Group1``,
-``Group2``, ... name the user's groups, which must be groups the seed knows (``ldap_seed.GROUPS``). Column
-names match case-insensitively; columns the LDAP directory does not serve (``SystemID``,
-``Administrator``, custom attributes) are ignored. Two optional columns, not in the import
+``Group2``, ... name the user's groups, which must be groups the seed knows
+(``ldap_seed.GROUPS``). Column names match case-insensitively; columns the LDAP directory does not
+serve (``SystemID``, ``Administrator``, custom attributes) are ignored. Two optional columns, not in the import
 template, put an account in a state JumpCloud disables in LDAP (the entry stays, binds fail):
 ``account_locked`` (``true``/``false``, named after the JumpCloud user API's field), written as
 the ppolicy lock 11-password-policies.ldif explains. An expired password cannot be seeded (its

@@ -1,8 +1,8 @@
 """The demo personas: who they are in the seed and what the app must make of them.
 
-Who they are (uid, password, groups, account state, name and the other attributes) is stated once, in
-``personas.csv``: the seed's users in JumpCloud's import format, of which every row but the
-service account is a persona. ``ldif/`` is made from the same file (a test holds the two equal
+Who they are (uid, password, groups, account state, name and the other attributes) is stated
+once, in ``personas.csv``: the seed's users in JumpCloud's import format, of which every row but
+the service account is a persona. ``ldif/`` is made from the same file (a test holds the two equal
 byte for byte), and this module only reads it. What the app must make of a persona, its ``role``
 and ``outcome``, follows from its groups and state by the app's default group settings.
 """
