@@ -24,8 +24,6 @@ import pytest
 
 from devstack.native import NativeStack
 from devstack.roles import LOCAL_ROLES
-from ldap_seed import SEED_DIR
-from ldap_seed.csv_seed import read_rows
 from ldap_seed.personas import BY_UID
 
 TARGET = os.environ.get("E2E_TARGET", "local")
@@ -108,18 +106,19 @@ def account(role: str) -> Account:
     return Account(role, username, password)
 
 
+def seed_attributes(role: str) -> dict[str, str]:
+    """The LDAP attributes the local seed gives the role's persona (those with a value), from
+    ldap_seed/personas.csv; the local target only."""
+    assert TARGET == "local", "what a JumpCloud account holds is known only for the local seed"
+    return dict(BY_UID[LOCAL_ROLES[role]].attributes)
+
+
 def display_name(role: str) -> str | None:
     """The name the home page greets with, where the suite knows it (the local seed)."""
     if TARGET != "local":
         return os.environ.get(f"E2E_{role.upper()}_DISPLAY_NAME")
-    if role not in ("superuser", "staff", "member"):  # the roles that reach the home page
-        return None
-    return _seed_display_names()[LOCAL_ROLES[role]]
-
-
-def _seed_display_names() -> dict[str, str]:
-    """Each persona's display name, from the seed's own CSV (JumpCloud's preferredName column)."""
-    return {row.username: row.values.get("preferredName", "") for row in read_rows(SEED_DIR / "personas.csv")}
+    persona = BY_UID[LOCAL_ROLES[role]]
+    return persona.display_name if persona.signs_in else None  # only who signs in reaches the home page
 
 
 @pytest.fixture

@@ -77,6 +77,12 @@ class ProfilePage:
     def value_of(self, ldap_attribute: str) -> Locator:
         return self.table.locator(f'tr[data-field="{ldap_attribute}"] td').first
 
+    def attributes(self) -> list[str]:
+        """The LDAP attributes the page lists, in its order."""
+        rows = self.table.locator("tr[data-field]")
+        expect(rows.first).to_be_attached()
+        return [row.get_attribute("data-field") or "" for row in rows.all()]
+
 
 class AdminPage:
     path = "/admin/"

@@ -30,6 +30,16 @@ SERVICE_UID = "svc-django"
 SERVICE_DN = f"uid={SERVICE_UID},{USERS_DN}"
 SERVICE_PASSWORD = f"{SERVICE_UID}-demo-pass"
 
+# The seed's groups, with their descriptions in the seed, in the order it writes them. The app's
+# default group settings (LDAP_REQUIRE_GROUP, LDAP_ACTIVE_GROUP, ...) name the same four.
+APP_GROUP, ACTIVE_GROUP, STAFF_GROUP, SUPERUSER_GROUP = "Django App", "active", "staff", "superuser"
+GROUPS = {
+    APP_GROUP: "Members may sign in to the Django app",
+    ACTIVE_GROUP: "Django is_active",
+    STAFF_GROUP: "Django is_staff",
+    SUPERUSER_GROUP: "Django is_superuser",
+}
+
 
 def user_dn(uid: str) -> str:
     return f"uid={uid},{USERS_DN}"

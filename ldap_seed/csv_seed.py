@@ -2,9 +2,9 @@
 ``New-JCImportTemplate`` / ``Import-JCUsersFromCSV``).
 
 Each column becomes the LDAP attribute JumpCloud serves it as (``COLUMNS``); ``Group1``,
-``Group2``, ... name the user's groups, which must be groups the seed knows (``GROUPS``). Column
-names match case-insensitively; columns the LDAP directory does not serve (``SystemID``,
-``Administrator``, custom attributes) are ignored. Two optional columns, not in the import
+``Group2``, ... name the user's groups, which must be groups the seed knows
+(``ldap_seed.GROUPS``). Column names match case-insensitively; columns the LDAP directory does not
+serve (``SystemID``, ``Administrator``, custom attributes) are ignored. Two optional columns, not in the import
 template, put an account in a state JumpCloud disables in LDAP (the entry stays, binds fail):
 ``account_locked`` (``true``/``false``, named after the JumpCloud user API's field), written as
 the ppolicy lock 11-password-policies.ldif explains. An expired password cannot be seeded (its
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ldap_seed import LDIF_DIR, ORG_ID, SERVICE_UID
+from ldap_seed import GROUPS, LDIF_DIR, ORG_ID, SERVICE_UID
 
 # Import column -> LDAP attribute, in the order the attributes are written.
 COLUMNS = {
@@ -53,16 +53,11 @@ COLUMNS = {
     "work_postalCode": "postalCode",
 }
 REQUIRED = ("Username", "Email")
-# The groups the seed knows, with the descriptions the committed seed gives them.
-GROUPS = {
-    "Django App": "Members may sign in to the Django app",
-    "active": "Django is_active",
-    "staff": "Django is_staff",
-    "superuser": "Django is_superuser",
-}
 FIRST_UID_NUMBER = 5000
 # Account state column -> the ppolicy attribute and value that put an entry in that state.
 STATES = {"account_locked": "pwdAccountLockedTime: 000001010000Z"}
+# Account state column -> that state's name in ldap_seed/states.py.
+STATE_NAMES = {"account_locked": "locked"}
 _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0", "")
 GENERATED = ("20-users.ldif", "30-groups.ldif")
 USERS_HEADER = """\
@@ -93,6 +88,11 @@ class Row:
     password: str
     groups: tuple[str, ...]
     states: tuple[str, ...] = ()
+
+    @property
+    def state(self) -> str:
+        """The account's state as ldap_seed/states.py names it: "enabled" unless a state column is set."""
+        return STATE_NAMES[self.states[0]] if self.states else "enabled"
 
 
 def read_rows(path: Path) -> list[Row]:

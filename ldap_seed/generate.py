@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ldap_seed import USERS_DN, group_dn
-
-GROUPS = ("Django App", "active", "staff", "superuser")
+from ldap_seed import ACTIVE_GROUP, APP_GROUP, GROUPS, STAFF_GROUP, SUPERUSER_GROUP, USERS_DN, group_dn
 
 
 @dataclass(frozen=True)
@@ -31,14 +29,14 @@ class GeneratedUser:
     def groups(self) -> frozenset[str]:
         n = self.number
         if n % 10 >= 8:
-            return frozenset({"active"})
-        groups = {"Django App"}
+            return frozenset({ACTIVE_GROUP})
+        groups = {APP_GROUP}
         if n % 10 != 7:
-            groups.add("active")
+            groups.add(ACTIVE_GROUP)
         if n % 5 == 0:
-            groups.add("staff")
+            groups.add(STAFF_GROUP)
         if n % 50 == 0:
-            groups.add("superuser")
+            groups.add(SUPERUSER_GROUP)
         return frozenset(groups)
 
 

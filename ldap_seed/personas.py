@@ -1,50 +1,85 @@
 """The demo personas: who they are in the seed and what the app must make of them.
 
-The directory's truth is ``ldif/``; this table is what the tests, the README and ``make up``
-expect of it, and a test checks the two agree.
+Who they are (uid, password, groups, account state, name and the other attributes) is stated
+once, in ``personas.csv``: the seed's users in JumpCloud's import format, of which every row but
+the service account is a persona. ``ldif/`` is made from the same file (a test holds the two equal
+byte for byte), and this module only reads it. What the app must make of a persona, its ``role``
+and ``outcome``, follows from its groups and state by the app's default group settings.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-APP_GROUP = "Django App"
+from ldap_seed import ACTIVE_GROUP, APP_GROUP, SEED_DIR, SERVICE_UID, STAFF_GROUP, SUPERUSER_GROUP
+from ldap_seed.csv_seed import COLUMNS, Row, read_rows
+
+PERSONAS_CSV = SEED_DIR / "personas.csv"
+
+# Each role a persona can play (the browser suite's fixtures are named for them), and the outcome
+# of its sign-in as ``make up`` and the README print it.
+OUTCOMES = {
+    "superuser": "signs in, full admin",
+    "staff": "signs in, staff admin",
+    "member": "signs in, no admin",
+    "inactive": "denied: inactive",
+    "outsider": "denied: not in the app group",
+    "locked": "denied: locked in JumpCloud",
+}
 
 
 @dataclass(frozen=True)
 class Persona:
     uid: str
+    password: str
     groups: frozenset[str]
-    outcome: str
     # "enabled", or a state in which JumpCloud disables the account in LDAP (binds fail):
-    # "locked" (ldap_seed/csv_seed.py STATES writes each into the seed).
+    # "locked" (personas.csv's account_locked column).
     state: str = "enabled"
+    # The LDAP attributes the seed gives the persona, those with a value: the CSV's columns as
+    # JumpCloud serves them (givenName, displayName, mobile, ...).
+    attributes: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_row(cls, row: Row) -> Persona:
+        attributes = {COLUMNS[column]: value for column, value in row.values.items() if value}
+        return cls(row.username, row.password, frozenset(row.groups), row.state, attributes)
 
     @property
-    def password(self) -> str:
-        return f"{self.uid}-demo-pass"
+    def display_name(self) -> str:
+        return self.attributes.get("displayName", "")
 
     @property
     def signs_in(self) -> bool:
-        return APP_GROUP in self.groups and "active" in self.groups and self.state == "enabled"
+        return APP_GROUP in self.groups and ACTIVE_GROUP in self.groups and self.state == "enabled"
 
     @property
     def is_staff(self) -> bool:
-        return "staff" in self.groups
+        return STAFF_GROUP in self.groups
 
     @property
     def is_superuser(self) -> bool:
-        return "superuser" in self.groups
+        return SUPERUSER_GROUP in self.groups
+
+    @property
+    def role(self) -> str:
+        if self.state != "enabled":
+            return "locked"
+        if APP_GROUP not in self.groups:
+            return "outsider"
+        if ACTIVE_GROUP not in self.groups:
+            return "inactive"
+        if self.is_superuser:
+            return "superuser"
+        return "staff" if self.is_staff else "member"
+
+    @property
+    def outcome(self) -> str:
+        return OUTCOMES[self.role]
 
 
-PERSONAS = (
-    Persona("ada", frozenset({APP_GROUP, "active", "staff", "superuser"}), "signs in, full admin"),
-    Persona("grace", frozenset({APP_GROUP, "active", "staff"}), "signs in, staff admin"),
-    Persona("linus", frozenset({APP_GROUP, "active"}), "signs in, no admin"),
-    Persona("ken", frozenset({APP_GROUP}), "denied: inactive"),
-    Persona("eve", frozenset({"active"}), "denied: not in the app group"),
-    Persona("joan", frozenset({APP_GROUP, "active"}), "denied: locked in JumpCloud", state="locked"),
-)
+PERSONAS = tuple(Persona.from_row(row) for row in read_rows(PERSONAS_CSV) if row.username != SERVICE_UID)
 BY_UID = {persona.uid: persona for persona in PERSONAS}
 
 

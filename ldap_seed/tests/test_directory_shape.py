@@ -7,7 +7,7 @@ import subprocess
 import ldap
 import pytest
 
-from ldap_seed import ORG_ID, SERVICE_DN, SERVICE_PASSWORD, USERS_DN, group_dn, user_dn
+from ldap_seed import GROUPS, ORG_ID, SERVICE_DN, SERVICE_PASSWORD, USERS_DN, group_dn, user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import PERSONAS
 
@@ -33,7 +33,7 @@ def test_service_account_sees_users_with_memberof(directory: JumpCloudDirectory)
     result = ldapsearch(directory, "(uid=ada)", "memberOf", bind=(SERVICE_DN, SERVICE_PASSWORD))
     assert result.returncode == 0, result.stderr
     assert f"dn: {user_dn('ada')}" in result.stdout
-    for name in ("Django App", "active", "staff", "superuser"):
+    for name in GROUPS:  # ada is in every group
         assert f"memberOf: {group_dn(name)}" in result.stdout
 
 

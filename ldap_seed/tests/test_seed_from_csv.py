@@ -12,14 +12,13 @@ from django.test import override_settings
 
 from devstack.native import REPO_DIR, NativeStack
 from devstack.testing import ldap_settings_for
-from ldap_seed import LDIF_DIR, SEED_DIR
+from ldap_seed import LDIF_DIR
 from ldap_seed.csv_seed import CsvProblems, write_seed
 from ldap_seed.directory import JumpCloudDirectory
-from ldap_seed.personas import PERSONAS
+from ldap_seed.personas import PERSONAS, PERSONAS_CSV
 
 pytestmark = pytest.mark.stack
 
-PERSONAS_CSV = SEED_DIR / "personas.csv"
 HEADER = "FirstName,LastName,Username,Email,Password,jobTitle,Group1,Group2\n"
 
 
@@ -28,7 +27,10 @@ def test_personas_csv_gives_the_committed_seed_byte_for_byte(tmp_path: Path) -> 
     assert write_seed(PERSONAS_CSV, out) == []
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in LDIF_DIR.glob("*.ldif"))
     for path in LDIF_DIR.glob("*.ldif"):
-        assert (out / path.name).read_bytes() == path.read_bytes(), path.name
+        assert (out / path.name).read_bytes() == path.read_bytes(), (
+            f"{path.name} is not personas.csv's; rewrite the seed with "
+            "python -m ldap_seed from-csv ldap_seed/personas.csv --out ldap_seed/ldif"
+        )
 
 
 @pytest.mark.django_db
