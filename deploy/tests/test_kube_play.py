@@ -44,7 +44,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -56,7 +55,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devstack.native import REPO_DIR
+from devstack.native import REPO_DIR, free_port
 
 IMAGE = os.environ.get("KUBE_PLAY_IMAGE", "")
 DEPLOYMENT = "jumpcloud-django"
@@ -93,13 +92,6 @@ def rendered_staging() -> list[dict[str, Any]]:
         check=True,
     )
     return [document for document in yaml.safe_load_all(result.stdout) if document]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
