@@ -116,6 +116,9 @@ def check_entry_username(request: HttpRequest | None, username: str) -> None:
     if request is None:
         return
     setattr(request, ENTRY_USERNAME, username)
+    counted: tuple[str, int] | None = getattr(request, COUNTED, None)
+    if counted is not None and counted[0] == username:
+        return  # the name typed is the entry's own: its budget was checked as the guess was counted
     if _failures(username=username) >= settings.LDAP_MAX_FAILURES_PER_USER:
         decisions.record(request, decisions.USERNAME_LOCKED)
         request.axes_locked_out = True  # type: ignore[attr-defined]  # answered with django-axes' 429 page

@@ -40,6 +40,15 @@ def test_a_returning_unchanged_user_writes_only_last_login_and_the_session(
     assert rest[1].startswith('INSERT INTO "django_session"'), writes
 
 
+def test_the_failures_of_the_name_typed_are_read_once_per_budget(client: Client, directory: JumpCloudDirectory) -> None:
+    # django-axes' own check, then identity.throttle's two budgets (name + address, name alone);
+    # the entry's own name is the name typed, so its budget is not read again after the search.
+    statements_of_sign_in(client)
+    client.post("/logout/")
+    reads = [sql for sql in statements_of_sign_in(client) if 'FROM "axes_accessattempt"' in sql]
+    assert len(reads) == 3, reads
+
+
 def test_the_first_page_view_after_a_sign_in_writes_nothing(client: Client, directory: JumpCloudDirectory) -> None:
     sign_in_as(client, LINUS)
     with CaptureQueriesContext(connection) as queries:
