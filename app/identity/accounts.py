@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -289,7 +289,7 @@ def log_warnings(account: Account) -> None:
 
 class AccountConflict(Exception):
     """The account's username is held by another Django user (a local account, or a directory user
-    with another stable id). Nothing was written."""
+    with another stable id), or its stable id by another live entry too. Nothing was written."""
 
 
 def unusable_password() -> str:
@@ -368,17 +368,25 @@ def changed_fields(instance: models.Model, row: Mapping[str, Any]) -> list[str]:
     return changed
 
 
-def save(account: Account) -> User:
+def save(account: Account, *, still_holds_id: Callable[[str], bool] | None = None) -> User:
     """Create or bring up to date the Django user, profile and groups of ``account`` (which must be
     ``mirrored``), in one transaction; rows that did not change are not written. Raises
-    ``AccountConflict`` when the username belongs to another account.
+    ``AccountConflict`` when the username belongs to another account, or (``STABLE_ID_SHARED``)
+    when the person was last seen at another DN and ``still_holds_id(that_dn)`` says that entry
+    still holds their stable id: two live entries share it, and neither may take the other's user
+    (the sign-in asks the directory: ``identity.ldap_client.holds_id``).
 
     A returning person whose entry did not change (most sign-ins) costs two SELECTs and no
-    transaction: on SQLite every transaction here takes the database's write lock."""
+    transaction: on SQLite every transaction here takes the database's write lock. Their DN is the
+    one stored, so the moved-entry check is only made on the other path."""
     assert account.mirrored, account.reason
     unchanged = _unchanged_user(account)
     if unchanged is not None:
         return unchanged
+    moved_from = previous_dn(account) if still_holds_id is not None else None
+    if still_holds_id is not None and moved_from is not None and still_holds_id(moved_from):
+        log.warning("refused %s: %s holds the same %s", account.dn, moved_from, account.directory_id_attribute)
+        raise AccountConflict(STABLE_ID_SHARED)
     try:
         with transaction.atomic():
             return _save(account)

@@ -70,6 +70,7 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
                 ldap_client.held_connection(ldap_client.USER_BINDS) as binds,
             ):
                 account = _directory_account(ldap_user, password, service, binds)
+                user = sign_in(request, account, service)
         except ldap_user.AuthenticationFailed as refusal:
             # django-auth-ldap turns an error in the user search into "no such user" after
             # sending ldap_error (note_directory_error); keep that truer reason, and open new
@@ -82,9 +83,6 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         except ldap.LDAPError as error:
             note_directory_error(request=request, exception=error)
             return None
-        if account is None:
-            return None
-        user = sign_in(request, account)
         if user is not None:
             # Accepted: the guess is no longer in flight (no signal says so when authenticate() is
             # called without login(); a refusal is settled by the lockout handler).
@@ -103,20 +101,28 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         return user if user.is_active else None
 
 
-def sign_in(request: HttpRequest | None, account: accounts.Account) -> User | None:
+def sign_in(request: HttpRequest | None, account: accounts.Account, service: Any = None) -> User | None:
     """The Django user for the account of an entry whose password the directory just accepted, or
     None with the reason recorded. A member who is not active is returned (and saved inactive): the
-    sign-in form refuses them, as Django refuses any inactive user."""
+    sign-in form refuses them, as Django refuses any inactive user. ``service``: a connection bound
+    as the service account, to ask whether the entry the person was last seen at still holds their
+    stable id (``accounts.save``)."""
     accounts.log_warnings(account)
     if not account.mirrored:
         if not account.refusal:  # left the app group: what ldap_sync would do, now
             accounts.deactivate(account)
         decisions.record(request, account.reason)
         return None
+
+    def still_holds_id(moved_from: str) -> bool:
+        return ldap_client.holds_id(service, moved_from, account.directory_id_attribute, account.directory_id)
+
     try:
-        return accounts.save(account)
+        return accounts.save(account, still_holds_id=still_holds_id if service is not None else None)
     except accounts.AccountConflict as conflict:
-        decisions.record(request, str(conflict), detail=account.username)
+        reason = str(conflict)
+        detail = account.directory_id_attribute if reason == accounts.STABLE_ID_SHARED else account.username
+        decisions.record(request, reason, detail=detail)
         return None
 
 
@@ -155,11 +161,11 @@ def _password_policy_answer(refusal: Exception) -> str:
     return ""
 
 
-def _directory_account(ldap_user: Any, password: str, service: Any, binds: Any) -> accounts.Account | None:
-    """The search, the person's bind and the decision, on this thread's held connections: the
-    account, or None when refused here (the reason recorded). Raises django-auth-ldap's
-    ``AuthenticationFailed`` for an unknown name or a rejected password, ``ldap.LDAPError`` when
-    the directory fails, ``throttle.RefusedBeforeTheDirectory`` when the name's budget is spent."""
+def _directory_account(ldap_user: Any, password: str, service: Any, binds: Any) -> accounts.Account:
+    """The search, the person's bind and the decision, on this thread's held connections. Raises
+    django-auth-ldap's ``AuthenticationFailed`` for an unknown name or a rejected password,
+    ``ldap.LDAPError`` when the directory fails, ``throttle.RefusedBeforeTheDirectory`` when the
+    name's budget is spent."""
     request: HttpRequest | None = ldap_user._request
     # _connection, _connection_bound: django-auth-ldap searches on the held connection that is
     # bound as the service account (no handshake, no bind per sign-in).
@@ -178,18 +184,7 @@ def _directory_account(ldap_user: Any, password: str, service: Any, binds: Any) 
     with _password_policy_control(binds):
         ldap_user._authenticate_user_dn(password)
     ldap_user._connection, ldap_user._connection_bound = service, True
-    account = accounts.decide(_with_searched_groups(service, entry))
-    moved_from = accounts.previous_dn(account) if account.mirrored else None
-    if moved_from is not None and ldap_client.holds_id(
-        service, moved_from, account.directory_id_attribute, account.directory_id
-    ):
-        # The entry the person was last seen at still holds their stable id: two live entries
-        # share it, and neither may take the other's Django user.
-        accounts.log_warnings(account)
-        log.warning("refused %s: %s holds the same %s", account.dn, moved_from, account.directory_id_attribute)
-        decisions.record(request, accounts.STABLE_ID_SHARED, detail=account.directory_id_attribute)
-        return None
-    return account
+    return accounts.decide(_with_searched_groups(service, entry))
 
 
 def _with_searched_groups(service: Any, entry: accounts.DirectoryEntry) -> accounts.DirectoryEntry:

@@ -49,6 +49,15 @@ def test_the_failures_of_the_name_typed_are_read_once_per_budget(client: Client,
     assert len(reads) == 3, reads
 
 
+def test_the_profile_of_a_returning_unchanged_user_is_read_once(client: Client, directory: JumpCloudDirectory) -> None:
+    # One SELECT finds the user and their profile by stable id and compares them; the DN is the one
+    # stored, so there is no separate look for the DN the person was last seen at.
+    statements_of_sign_in(client)
+    client.post("/logout/")
+    reads = [sql for sql in statements_of_sign_in(client) if 'FROM "identity_directoryprofile"' in sql]
+    assert len(reads) == 1, reads
+
+
 def test_the_first_page_view_after_a_sign_in_writes_nothing(client: Client, directory: JumpCloudDirectory) -> None:
     sign_in_as(client, LINUS)
     with CaptureQueriesContext(connection) as queries:
