@@ -33,7 +33,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -89,20 +89,28 @@ def count_guess_in_advance(request: HttpRequest, credentials: dict[str, Any]) ->
     with serialized(username):
         # A guess whose process died on the way never settles: after a minute it is not in flight.
         GuessInFlight.objects.filter(started_at__lt=now - STALE).delete()
-        in_flight = GuessInFlight.objects.filter(username=username)
+        # Both budgets in two reads: the name's failures and guesses in flight, and of those the
+        # ones from this address.
+        from_address = Q(ip_address=address)
+        failures = AccessAttempt.objects.filter(
+            attempt_time__gte=now - settings.AXES_COOLOFF_TIME, username=username
+        ).aggregate(name=Sum("failures_since_start"), pair=Sum("failures_since_start", filter=from_address))
+        in_flight = GuessInFlight.objects.filter(username=username).aggregate(
+            name=Count("pk"), pair=Count("pk", filter=from_address)
+        )
         _within_budget(
             request,
             decisions.LOCKED_OUT,
             settings.AXES_FAILURE_LIMIT,
-            failures=_failures(username=username, ip_address=address),
-            in_flight=in_flight.filter(ip_address=address).count(),
+            failures=int(failures["pair"] or 0),
+            in_flight=in_flight["pair"],
         )
         _within_budget(
             request,
             decisions.USERNAME_LOCKED,
             settings.LDAP_MAX_FAILURES_PER_USER,
-            failures=_failures(username=username),
-            in_flight=in_flight.count(),
+            failures=int(failures["name"] or 0),
+            in_flight=in_flight["name"],
         )
         guess = GuessInFlight.objects.create(username=username, ip_address=address, started_at=now)
     setattr(request, COUNTED, (username, guess.pk))
