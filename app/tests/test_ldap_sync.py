@@ -9,7 +9,9 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from identity import sync as sync_module
 from identity.models import DirectoryProfile, DirectorySync
 from identity.sync import SyncFailed, sync
@@ -74,6 +76,18 @@ def test_changes_in_the_directory_are_applied(own_directory: JumpCloudDirectory)
     grace = User.objects.get(username="grace")
     assert grace.is_staff is False
     assert "staff" not in set(grace.groups.values_list("name", flat=True))
+
+
+def test_a_group_left_by_several_users_is_one_delete(own_directory: JumpCloudDirectory) -> None:
+    sync()
+    remove_member(own_directory, "ada", "active")
+    remove_member(own_directory, "grace", "active")
+    with CaptureQueriesContext(connection) as queries:
+        summary = sync()
+    assert summary.updated == 2
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
+    assert len(deletes) == 1, deletes
+    assert set(User.objects.filter(groups__name="active").values_list("username", flat=True)) == {"linus", "joan"}
 
 
 def test_leaver_deactivation_is_refused_above_the_share_unless_forced(own_directory: JumpCloudDirectory) -> None:
