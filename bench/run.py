@@ -657,11 +657,12 @@ def plot(out_dir: Path) -> list[Path]:
     latency: dict[str, Any] = {}
     sync: dict[str, Any] = {}
     runs = []
-    for path in sorted(out_dir.glob("results*.json")):  # results-scale.json first: make bench's 10,000 wins
+    for path in sorted(out_dir.glob("results*.json")):  # -scale, then -sync, then make bench's: the last wins
         data = json.loads(path.read_text())
         latency.update(data.get("series", {}).get("latency", {}))
         sync.update(data.get("series", {}).get("sync", {}))
-        runs.append(f"{'make bench-scale' if 'scale' in path.name else 'make bench'} {data.get('when', '?')}")
+        target = "bench-scale" if "scale" in path.name else "bench-sync" if "sync" in path.name else "bench"
+        runs.append(f"make {target} {data.get('when', '?')}")
     caption = f"{'; '.join(runs)}; {os.cpu_count()} cores shared by client and server"
     written = []
     if latency:
