@@ -265,6 +265,10 @@ bench: deps ## Benchmarks with issue 15's goals checked: sign-ins, page views, S
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.enumeration
 
+.PHONY: bench-sync
+bench-sync: deps ## make bench's ldap_sync part alone: 1,000 and 10,000 users against django-python3-ldap
+	$(BIN)/python -m bench.run --sync-only
+
 .PHONY: bench-scale
 bench-scale: deps ## ldap_sync at 10,000, 50,000 and 100,000 users against django-python3-ldap (long)
 	$(BIN)/python -m bench.run --scale

@@ -13,6 +13,7 @@ commit before the issue's changes) started as a second native stack.
 
     bench/run.py            # make bench: the stack, the baseline, ldap_sync at 1,000 and 10,000
     bench/run.py --scale    # make bench-scale: ldap_sync at 10,000, 50,000 and 100,000
+    bench/run.py --sync-only  # ldap_sync at 1,000 and 10,000 alone, as make bench runs it
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ BASELINE_REF = os.environ.get("BENCH_BASELINE_REF", "aaf1c41")
 FIRST_SIGN_INS = 60
 # django-python3-ldap is compared with only where it finishes within this (seconds), as the issue asks.
 PEER_LIMIT = 600
+# An unchanged re-run takes a second or two of ours; another job on the shared cores can double
+# one run. So the re-run, ours and the peer's alike, is run this many times and the fastest kept
+# (up to 10,000 users; larger directories run once, the peer's re-runs being minutes long).
+RERUNS = 3
 # The lockout would turn a load of wrong passwords into lockouts; this measures cost, not lockout.
 STACK_ENV = {
     "AXES_FAILURE_LIMIT": "1000000",
@@ -282,6 +287,20 @@ def manage(
             raise SystemExit(f"bench: manage.py {' '.join(args)} failed: {output.read().decode()[-800:]}")
         peak_kb = int(Path(report.name).read_text())
     return wall, peak_kb / 1024
+
+
+def best_of(
+    runs: int, environment: dict[str, str], *args: str, settings: str = "config.settings", limit: float | None = None
+) -> tuple[float, float] | None:
+    """``manage`` ``runs`` times: the fastest wall time and the highest peak RSS; None if a run
+    ran out of time."""
+    results = []
+    for _ in range(runs):
+        result = manage(environment, *args, settings=settings, limit=limit)
+        if result is None:
+            return None
+        results.append(result)
+    return min(wall for wall, _ in results), max(rss for _, rss in results)
 
 
 def stack_environment(stack: NativeStack) -> dict[str, str]:
@@ -570,32 +589,33 @@ def bench_sync(scratch: Path, count: int) -> None:
         peer = {**base, "DATABASE_URL": f"sqlite:///{scratch / f'peer-{count}.sqlite3'}"}
         manage(ours, "migrate", "-v0")
         manage(peer, "migrate", "-v0", settings="bench.peer_settings")
+        reruns = RERUNS if count <= 10_000 else 1
+        again_label = "unchanged re-run" + (f" (best of {reruns})" if reruns > 1 else "")
         first_run = manage(ours, "ldap_sync")
-        again_run = manage(ours, "ldap_sync")
+        again_run = best_of(reruns, ours, "ldap_sync")
         assert first_run is not None
         assert again_run is not None
-        (first, first_rss), (again, _) = first_run, again_run
+        (first, first_rss), (again, again_rss) = first_run, again_run
         record(f"ldap_sync, {count:,} users, first run", first, "s")
-        record(f"ldap_sync, {count:,} users, unchanged re-run", again, "s")
-        record(f"ldap_sync, {count:,} users: peak memory", first_rss, "MB")
+        record(f"ldap_sync, {count:,} users, {again_label}", again, "s")
+        peak = max(first_rss, again_rss)
+        record(f"ldap_sync, {count:,} users: peak memory (first run or re-run)", peak, "MB")
         if count >= 100_000:
-            goal(f"ldap_sync, {count:,} users: peak memory", first_rss, "MB", 200)
+            goal(f"ldap_sync, {count:,} users: peak memory", peak, "MB", 200)
         peer_first_run = manage(peer, "ldap_sync_users", settings="bench.peer_settings", limit=PEER_LIMIT)
         peer_again_run = (
-            manage(peer, "ldap_sync_users", settings="bench.peer_settings", limit=PEER_LIMIT)
+            best_of(reruns, peer, "ldap_sync_users", settings="bench.peer_settings", limit=PEER_LIMIT)
             if peer_first_run
             else None
         )
-        series["sync"][count] = {
-            "ours": [first, again, first_rss],
-            "peer": [peer_first_run[0], peer_again_run[0] if peer_again_run else None, peer_first_run[1]]
-            if peer_first_run
-            else None,
-        }
+        series["sync"][count] = {"ours": [first, again, peak], "peer": None}
         if peer_first_run is None:
             record(f"django-python3-ldap, {count:,} users", PEER_LIMIT, "s", "did not finish: not compared")
             return
         peer_first, peer_rss = peer_first_run
+        if peer_again_run is not None:
+            peer_rss = max(peer_rss, peer_again_run[1])
+        series["sync"][count]["peer"] = [peer_first, peer_again_run[0] if peer_again_run else None, peer_rss]
         record(
             f"django-python3-ldap, {count:,} users, first run",
             peer_first,
@@ -608,7 +628,7 @@ def bench_sync(scratch: Path, count: int) -> None:
         if peer_again_run is not None:
             peer_again = peer_again_run[0]
             record(
-                f"django-python3-ldap, {count:,} users, unchanged re-run",
+                f"django-python3-ldap, {count:,} users, {again_label}",
                 peer_again,
                 "s",
                 "ours / theirs",
@@ -616,11 +636,9 @@ def bench_sync(scratch: Path, count: int) -> None:
             )
             if count >= 10_000:
                 goal(f"ldap_sync, {count:,} users, re-run: peer time / ours", peer_again / again, "x", 8, at_least=True)
-        record(
-            f"django-python3-ldap, {count:,} users: peak memory", peer_rss, "MB", "ours / theirs", first_rss / peer_rss
-        )
+        record(f"django-python3-ldap, {count:,} users: peak memory", peer_rss, "MB", "ours / theirs", peak / peer_rss)
         if count == 10_000:
-            goal(f"ldap_sync, {count:,} users: peak memory / the peer's", first_rss / peer_rss, "x", 1.2)
+            goal(f"ldap_sync, {count:,} users: peak memory / the peer's", peak / peer_rss, "x", 1.2)
     finally:
         directory.stop()
 
@@ -639,11 +657,12 @@ def plot(out_dir: Path) -> list[Path]:
     latency: dict[str, Any] = {}
     sync: dict[str, Any] = {}
     runs = []
-    for path in sorted(out_dir.glob("results*.json")):  # results-scale.json first: make bench's 10,000 wins
+    for path in sorted(out_dir.glob("results*.json")):  # -scale, then -sync, then make bench's: the last wins
         data = json.loads(path.read_text())
         latency.update(data.get("series", {}).get("latency", {}))
         sync.update(data.get("series", {}).get("sync", {}))
-        runs.append(f"{'make bench-scale' if 'scale' in path.name else 'make bench'} {data.get('when', '?')}")
+        target = "bench-scale" if "scale" in path.name else "bench-sync" if "sync" in path.name else "bench"
+        runs.append(f"make {target} {data.get('when', '?')}")
     caption = f"{'; '.join(runs)}; {os.cpu_count()} cores shared by client and server"
     written = []
     if latency:
@@ -705,6 +724,7 @@ def print_goals() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description="make bench / make bench-scale")
     parser.add_argument("--scale", action="store_true", help="ldap_sync at 10,000, 50,000 and 100,000 users only")
+    parser.add_argument("--sync-only", action="store_true", help="ldap_sync at 1,000 and 10,000 users only")
     parser.add_argument("--no-baseline", action="store_true", help=f"skip today's code ({BASELINE_REF})")
     parser.add_argument("--plots-only", action="store_true", help="redraw the plots from the results written")
     arguments = parser.parse_args()
@@ -718,11 +738,14 @@ def main() -> int:
         f"{sys.version.split()[0]}; each ratio is value / the baseline named.",
         flush=True,
     )
-    name = "results-scale.json" if arguments.scale else "results.json"
+    name = "results-scale.json" if arguments.scale else "results-sync.json" if arguments.sync_only else "results.json"
     compile_bytecode(REPO_DIR)
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         if arguments.scale:
             for count in (10_000, 50_000, 100_000):
+                bench_sync(Path(scratch), count)
+        elif arguments.sync_only:
+            for count in (1_000, 10_000):
                 bench_sync(Path(scratch), count)
         else:
             baseline = None if arguments.no_baseline else bench_baseline(Path(scratch))

@@ -10,12 +10,13 @@ import time
 from typing import Any
 from unittest import mock
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, RequestFactory
 from identity import decisions
 from identity.directory_settings import DirectorySettings, settings_for_django
+from identity.models import DirectoryProfile
 from ldap.dn import escape_dn_chars
 
 from devstack.environment import directory_environment
@@ -109,3 +110,18 @@ def wait_out_the_breaker(seconds: float) -> None:
     """After an outage, directory calls fail fast for LDAP_BREAKER_SECONDS (identity.breaker);
     the first call after that is the probe that closes the circuit again."""
     time.sleep(seconds + 0.05)
+
+
+def account_state() -> dict[str, Any]:
+    """Everything the directory decides about each Django user, by username: user fields, group
+    names, profile fields (what two syncs, or a sign-in and a sync, must agree on)."""
+    result = {}
+    profile_fields = [f.name for f in DirectoryProfile._meta.fields if f.name not in ("id", "user", "synced_at")]
+    for user in get_user_model().objects.select_related("directory_profile").order_by("username"):
+        profile = getattr(user, "directory_profile", None)
+        result[user.username] = {
+            "user": (user.first_name, user.last_name, user.email, user.is_active, user.is_staff, user.is_superuser),
+            "groups": sorted(user.groups.values_list("name", flat=True)),
+            "profile": None if profile is None else {name: getattr(profile, name) for name in profile_fields},
+        }
+    return result

@@ -471,7 +471,8 @@ def mirror_groups(wanted: Mapping[int, frozenset[str]], new: Collection[int] = (
         rows = through.objects.filter(user_id__in=keys[start : start + 1000]).values_list("user_id", "group_id")
         for user_id, group_id in rows:
             current_ids.setdefault(user_id, set()).add(group_id)
-    additions, removals, changed = [], [], set()
+    additions, changed = [], set()
+    leaving: dict[int, list[int]] = {}  # group key: the keys of the users who leave it
     for user_id, group_names in wanted.items():
         target = {group_ids[name] for name in group_names}
         have = current_ids.get(user_id, set())
@@ -479,10 +480,12 @@ def mirror_groups(wanted: Mapping[int, frozenset[str]], new: Collection[int] = (
             continue
         changed.add(user_id)
         additions += [through(user_id=user_id, group_id=g) for g in target - have]
-        removals += [(user_id, g) for g in have - target]
+        for group_id in have - target:
+            leaving.setdefault(group_id, []).append(user_id)
     through.objects.bulk_create(additions, batch_size=1000, ignore_conflicts=True)
-    for user_id, group_id in removals:
-        through.objects.filter(user_id=user_id, group_id=group_id).delete()
+    for group_id, user_ids in leaving.items():  # a group left by many: one DELETE, not one each
+        for start in range(0, len(user_ids), 1000):
+            through.objects.filter(group_id=group_id, user_id__in=user_ids[start : start + 1000]).delete()
     return changed
 
 

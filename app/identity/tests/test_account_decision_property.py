@@ -1,7 +1,8 @@
 """Property: for any directory entry, the Django state a sign-in leaves equals the state ldap_sync
 leaves, and a second sync changes nothing. Entries are generated (hypothesis): uid letter case,
 NFC/NFD forms, non-ASCII, lengths around the column limits, group names with spaces, ``=``, ``,``,
-``+`` and parentheses, and the staff group spelled in another case in the settings."""
+``+`` and parentheses, and the staff group spelled in another case in the settings. The sync runs
+in its batches of 1,000 and in batches of 2 (the generated entry then in the third)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from ldap.dn import escape_dn_chars
 
 from devstack.fixtures import start_directory
 from devstack.testing import ldap_settings_for
+from identity import sync as sync_module
 from identity.models import DirectoryProfile
 from identity.sync import sync
 from ldap_seed import ADMIN_DN, ADMIN_PASSWORD, USERS_DN
@@ -97,6 +99,7 @@ def forget_django_state() -> None:
     Group.objects.all().delete()
 
 
+@pytest.mark.parametrize("batch_size", [sync_module.BATCH, 2])
 @settings(
     max_examples=200,
     deadline=None,
@@ -116,6 +119,8 @@ def forget_django_state() -> None:
 )
 def test_sign_in_and_sync_leave_the_same_state(
     lab: tuple[JumpCloudDirectory, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    batch_size: int,
     uid: str,
     decomposed: bool,
     typed_case: str,
@@ -127,6 +132,7 @@ def test_sign_in_and_sync_leave_the_same_state(
     display_name: str,
 ) -> None:
     server, admin = lab
+    monkeypatch.setattr(sync_module, "BATCH", batch_size)
     stored_uid = unicodedata.normalize("NFD" if decomposed else "NFC", uid)
     uid_number = str(next(UID_NUMBERS))
     password = f"pw-{uid_number}"
