@@ -14,9 +14,6 @@ from django.http import HttpRequest, HttpResponse
 
 from identity import breaker, decisions, throttle
 
-# The request attribute where the lockout check leaves the failures it counted for this attempt.
-FAILURES_COUNTED = "identity_lockout_failures"
-
 
 class SignInLockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
     """django-axes' lockout check for web sign-ins. A call without a request (a management command,
@@ -53,12 +50,12 @@ class DirectoryAwareAxesHandler(AxesDatabaseHandler):  # type: ignore[misc]
     # the count and go at the next failure's clean-up.
     def get_failures(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
         failures: int = super().get_failures(request, credentials)
-        setattr(request, FAILURES_COUNTED, failures)
+        setattr(request, throttle.FAILURES_COUNTED, failures)
         return failures
 
     def user_logged_in(self, sender: Any, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any) -> None:
         with throttle.settling(request):
-            if getattr(request, FAILURES_COUNTED, None) == 0:
+            if getattr(request, throttle.FAILURES_COUNTED, None) == 0:
                 return
             super().user_logged_in(sender, request, user, **kwargs)
 

@@ -43,6 +43,9 @@ from identity.directory_settings import current
 from identity.models import GuessInFlight
 
 COUNTED = "identity_guess_in_flight"
+# The failures the lockout counted for this attempt (identity.lockout skips django-axes' reset
+# after a success when there were none).
+FAILURES_COUNTED = "identity_lockout_failures"
 STALE = timedelta(minutes=1)
 
 
@@ -120,17 +123,29 @@ def check_entry_username(request: HttpRequest | None, username: str) -> None:
     """After the user search, before the user's bind: the entry's own (canonical) username, which
     may differ from the one typed (a second ``uid`` value of the entry). Its failures are the ones
     that count (``identity.accounts.lockout_username`` reads it back), so every spelling that
-    reaches one entry shares one budget; a spent budget refuses without the bind."""
+    reaches one entry shares one budget: the guess is checked against the entry's failures and
+    guesses in flight, and from then on counts in flight under the entry's name. A spent budget
+    refuses without the bind (``RefusedBeforeTheDirectory``)."""
     if request is None:
         return
     setattr(request, ENTRY_USERNAME, username)
     counted: tuple[str, int] | None = getattr(request, COUNTED, None)
     if counted is not None and counted[0] == username:
         return  # the name typed is the entry's own: its budget was checked as the guess was counted
-    if _failures(username=username) >= settings.LDAP_MAX_FAILURES_PER_USER:
-        decisions.record(request, decisions.USERNAME_LOCKED)
-        request.axes_locked_out = True  # type: ignore[attr-defined]  # answered with django-axes' 429 page
-        raise RefusedBeforeTheDirectory(decisions.USERNAME_LOCKED)
+    with serialized(username):
+        failures = _failures(username=username)
+        if failures:  # a success must reset them (identity.lockout skips the reset when none counted)
+            setattr(request, FAILURES_COUNTED, failures)
+        _within_budget(
+            request,
+            decisions.USERNAME_LOCKED,
+            settings.LDAP_MAX_FAILURES_PER_USER,
+            failures=failures,
+            in_flight=GuessInFlight.objects.filter(username=username).count(),
+        )
+        if counted is not None:
+            GuessInFlight.objects.filter(pk=counted[1]).update(username=username)
+            setattr(request, COUNTED, (username, counted[1]))
 
 
 def _within_budget(request: HttpRequest, locked: str, limit: int, *, failures: int, in_flight: int) -> None:

@@ -13,6 +13,8 @@ import pytest
 
 from devstack.browser import CSRF_TOKEN, Browser
 from devstack.native import NativeStack
+from devstack.testing import add_user
+from ldap_seed import user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
 
@@ -42,8 +44,10 @@ def binds_of(directory: JumpCloudDirectory, offset: int, uid: str) -> int:
     return len(re.findall(rf'BIND dn="uid={uid},', text))
 
 
-def guess_all_at_once(stack: NativeStack, uid: str, sources: list[str]) -> list[int]:
-    """Every browser loads the form first; then all post a wrong password at the same moment."""
+def guess_all_at_once(stack: NativeStack, uid: str | list[str], sources: list[str]) -> list[int]:
+    """Every browser loads the form first; then all post a wrong password at the same moment
+    (``uid`` a list: the browsers take its names in turn)."""
+    names = [uid] if isinstance(uid, str) else uid
     browsers = [Browser("127.0.0.1", stack.app_port, source=source) for source in sources]
     tokens = []
     for browser in browsers:
@@ -54,7 +58,11 @@ def guess_all_at_once(stack: NativeStack, uid: str, sources: list[str]) -> list[
     statuses = [0] * len(browsers)
 
     def post(index: int) -> None:
-        form = {"csrfmiddlewaretoken": tokens[index], "username": uid, "password": "a-wrong-guess"}
+        form = {
+            "csrfmiddlewaretoken": tokens[index],
+            "username": names[index % len(names)],
+            "password": "a-wrong-guess",
+        }
         start.wait()
         statuses[index] = browsers[index].request("POST", "/login/", form).status
 
@@ -85,3 +93,22 @@ def test_simultaneous_guesses_from_many_addresses_reach_the_directory_at_most_th
     statuses = guess_all_at_once(stack, BY_UID["grace"].uid, [f"127.0.1.{n}" for n in range(1, AT_ONCE + 1)])
     assert set(statuses) <= {200, 429}
     assert binds_of(directory, offset, "grace") == PER_USERNAME
+
+
+def test_simultaneous_guesses_over_an_entrys_several_uid_values_share_its_budget(
+    stack: NativeStack, directory: JumpCloudDirectory
+) -> None:
+    # Each spelling is counted in flight under the name typed; after the search, under the entry's
+    # own name, so the four spellings share one budget (before: up to the budget for each spelling).
+    spellings = ["multi", "multi-b", "multi-c", "multi-d"]
+    add_user(directory, "multi", 7777)  # in no group: the directory's other readers see no member more
+    directory.modify(
+        f"dn: {user_dn('multi')}\nchangetype: modify\nadd: uid\n" + "".join(f"uid: {s}\n" for s in spellings[1:])
+    )
+    try:
+        offset = directory.log_size()
+        statuses = guess_all_at_once(stack, spellings, [f"127.0.2.{n}" for n in range(1, AT_ONCE + 1)])
+        assert set(statuses) <= {200, 429}
+        assert binds_of(directory, offset, "multi") <= PER_USERNAME
+    finally:
+        directory.modify(f"dn: {user_dn('multi')}\nchangetype: delete\n")
