@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ldap
@@ -101,29 +101,37 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         return user if user.is_active else None
 
 
-def sign_in(request: HttpRequest | None, account: accounts.Account, service: Any = None) -> User | None:
+def sign_in(request: HttpRequest | None, account: accounts.Account, service: Any) -> User | None:
     """The Django user for the account of an entry whose password the directory just accepted, or
     None with the reason recorded. A member who is not active is returned (and saved inactive): the
     sign-in form refuses them, as Django refuses any inactive user. ``service``: a connection bound
     as the service account, to ask whether the entry the person was last seen at still holds their
     stable id (``accounts.save``)."""
     accounts.log_warnings(account)
-    if not account.mirrored:
-        if not account.refusal:  # left the app group: what ldap_sync would do, now
-            accounts.deactivate(account)
-        decisions.record(request, account.reason)
-        return None
 
     def still_holds_id(moved_from: str) -> bool:
         return ldap_client.holds_id(service, moved_from, account.directory_id_attribute, account.directory_id)
 
+    if not account.mirrored:
+        # Left the app group: what ldap_sync would do, now; but not to the Django user of another
+        # live entry that holds the same stable id (its own sign-in, session check or sync decides).
+        if not account.refusal and not _another_entry_holds_the_id(account, still_holds_id):
+            accounts.deactivate(account)
+        decisions.record(request, account.reason)
+        return None
     try:
-        return accounts.save(account, still_holds_id=still_holds_id if service is not None else None)
+        return accounts.save(account, still_holds_id=still_holds_id)
     except accounts.AccountConflict as conflict:
         reason = str(conflict)
         detail = account.directory_id_attribute if reason == accounts.STABLE_ID_SHARED else account.username
         decisions.record(request, reason, detail=detail)
         return None
+
+
+def _another_entry_holds_the_id(account: accounts.Account, still_holds_id: Callable[[str], bool]) -> bool:
+    """The person was last seen at another DN, and that entry still holds their stable id."""
+    moved_from = accounts.previous_dn(account)
+    return moved_from is not None and still_holds_id(moved_from)
 
 
 # RFC draft-behera-ldap-password-policy 6.2: the response control's error codes that say why a

@@ -254,9 +254,8 @@ class Doctor:
             accounts.USERNAME_TOO_LONG: "Give the user a shorter username in JumpCloud (at most 150 characters).",
         }
         try:
-            shared = (
-                account.directory_id
-                and len(
+            twins = bool(account.directory_id) and (
+                len(
                     ldap_client.find_users(
                         self.connection, account.directory_id_attribute, account.directory_id, self.directory
                     )
@@ -264,7 +263,18 @@ class Doctor:
                 > 1
             )
         except ldap.LDAPError:
-            shared = False
+            twins = False
+        # As the sign-in decides: the entry the Django user was last seen as keeps it (or, before
+        # anyone signed in, the first of them to); the other is refused.
+        shared = twins and accounts.previous_dn(account) is not None
+        if twins and not shared:
+            yield Finding(
+                WARN,
+                name,
+                f"another entry has {account.directory_id_attribute}={account.directory_id}; "
+                "this one keeps the Django user it was last seen as, the other is refused",
+                "Give each person their own id in JumpCloud.",
+            )
         refusal = accounts.STABLE_ID_SHARED if shared else (accounts.conflict(account) if account.mirrored else "")
         fixes[accounts.STABLE_ID_SHARED] = (
             f"Another entry has {account.directory_id_attribute}={account.directory_id}: give each person their own."

@@ -26,7 +26,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 
-from identity import accounts, beside_the_page, breaker, decisions, ldap_client
+from identity import accounts, beside_the_page, breaker, decisions, dn, ldap_client
 from identity.attributes import USERNAME_ATTRIBUTE
 from identity.backends import JumpCloudLDAPBackend, describe
 from identity.directory_settings import SEARCH, current
@@ -51,17 +51,23 @@ def directory_verdict(user: User) -> tuple[bool | None, str]:
 Reading = tuple[list[RawEntry], list[str] | None] | str  # (entries found, group DNs), or the LDAP error
 
 
-def _whom(user: User) -> tuple[str | None, str]:
+def _whom(user: User) -> tuple[str | None, str, str | None]:
+    """``(stable id or None, username, DN last seen or None)``: what ``read_entry`` looks for."""
     profile = DirectoryProfile.objects.filter(user=user).first()
     keyed = profile is not None and profile.directory_id_attribute == current().user_id_attribute
-    return (profile.directory_id if keyed and profile is not None else None) or None, user.get_username()
+    directory_id = (profile.directory_id if keyed and profile is not None else None) or None
+    return directory_id, user.get_username(), profile.dn if profile is not None else None
 
 
-def read_entry(directory_id: str | None, username: str) -> Reading:
+def read_entry(directory_id: str | None, username: str, last_seen_dn: str | None = None) -> Reading:
     """The person's entry (found by stable id, or by username for a user from before stable ids)
-        and, with LDAP_GROUP_SOURCE=search, their group DNs; or the LDAP error's description. Touches
-        the directory only, on this thread's held service connection, through the circuit breaker and
-    within one LDAP_TIMEOUT."""
+    and, with LDAP_GROUP_SOURCE=search, their group DNs; or the LDAP error's description. Touches
+    the directory only, on this thread's held service connection, through the circuit breaker and
+    within one LDAP_TIMEOUT.
+
+    Several entries with the stable id: the one at ``last_seen_dn`` is the person, as at sign-in
+    (where the other entry is refused); when none of them is there, all are returned and
+    ``decide`` refuses."""
     directory = current()
     try:
         with breaker.deadline(), ldap_client.held_connection(ldap_client.SERVICE, directory) as connection:
@@ -69,6 +75,11 @@ def read_entry(directory_id: str | None, username: str) -> Reading:
                 found = ldap_client.find_users(connection, directory.user_id_attribute, directory_id, directory)
             else:  # a directory user whose stable id was not read with this LDAP_USER_ID_ATTRIBUTE
                 found = ldap_client.find_users(connection, USERNAME_ATTRIBUTE, username, directory)
+            if len(found) > 1 and last_seen_dn is not None:
+                last_seen = [entry for entry in found if dn.same_dn(entry[0], last_seen_dn)]
+                if len(last_seen) == 1:
+                    log.warning("%d entries hold the %s of %s", len(found), directory.user_id_attribute, last_seen_dn)
+                    found = last_seen
             group_dns = (
                 ldap_client.group_dns_of(connection, found[0][0], directory)
                 if len(found) == 1 and directory.group_source == SEARCH

@@ -15,12 +15,13 @@ from devstack.testing import (
     add_user,
     authenticate_with_reason,
     ldap_settings_for,
+    remove_member,
     rename_user,
     run_doctor,
     sign_in,
     sign_in_as,
 )
-from identity import accounts
+from identity import accounts, decisions, revalidation
 from identity.models import DirectoryProfile
 from identity.sync import sync
 from ldap_seed import user_dn
@@ -49,6 +50,62 @@ def test_two_entries_with_one_stable_id_share_nothing(own_directory: JumpCloudDi
     assert (ada.username, ada.is_superuser, ada.is_active) == ("ada", True, True)
     assert not User.objects.filter(username="mallory").exists()
     assert f"would be refused: {accounts.STABLE_ID_SHARED}" in run_doctor("--user", "mallory")[1]
+
+
+def test_a_twin_outside_the_app_group_does_not_deactivate_the_other_persons_user(
+    own_directory: JumpCloudDirectory, client: Client
+) -> None:
+    sign_in_as(client, ADA)
+    add_user(own_directory, "mallory", 5001, "active")  # ada's uidNumber, not in the app group
+    user, reason = authenticate_with_reason("mallory", "mallory-demo-pass")
+    assert user is None
+    assert reason == decisions.NOT_IN_APP_GROUP
+    assert User.objects.get(username="ada").is_active, "mallory's refusal deactivated ada's Django user"
+    assert client.get("/profile/").status_code == 200
+
+
+def test_a_member_who_left_and_was_renamed_at_once_is_still_deactivated(
+    own_directory: JumpCloudDirectory, client: Client
+) -> None:
+    sign_in_as(client, LINUS)
+    linus = User.objects.get(username="linus")
+    remove_member(own_directory, "linus", "Django App")
+    rename_user(own_directory, "linus", "linus.t")
+    user, reason = authenticate_with_reason("linus.t", LINUS.password)
+    assert (user, reason) == (None, decisions.NOT_IN_APP_GROUP)
+    linus.refresh_from_db()
+    assert not linus.is_active
+
+
+def test_the_holder_of_a_shared_id_is_treated_alike_by_sign_in_session_check_and_sync(
+    own_directory: JumpCloudDirectory, client: Client
+) -> None:
+    # The entry the Django user was last seen as keeps it; the other is refused; sync skips both.
+    sign_in_as(client, ADA)
+    ada = User.objects.get(username="ada")
+    add_user(own_directory, "mallory", 5001, "Django App", "active")  # ada's uidNumber
+    assert revalidation.directory_verdict(ada) == (True, "")
+    user, reason = authenticate_with_reason("ada", ADA.password)
+    assert (user, reason) == (ada, "")
+    assert authenticate_with_reason("mallory", "mallory-demo-pass") == (None, accounts.STABLE_ID_SHARED)
+    passed, report = run_doctor("--user", "ada")
+    assert passed, report
+    assert "would be allowed to sign in as ada" in report
+    assert "another entry has uidNumber=5001" in report
+    assert f"would be refused: {accounts.STABLE_ID_SHARED}" in run_doctor("--user", "mallory")[1]
+    assert sync().skipped == 2
+    ada.refresh_from_db()
+    assert (ada.username, ada.is_active) == ("ada", True)
+
+
+@pytest.mark.parametrize("spelling", ["grace", "gracie"])
+def test_a_success_through_any_uid_value_resets_the_failures(own_directory: JumpCloudDirectory, spelling: str) -> None:
+    own_directory.modify(f"dn: {user_dn('grace')}\nchangetype: modify\nadd: uid\nuid: gracie\n")
+    for _ in range(2):
+        sign_in(Client(), "grace", "a-wrong-guess")
+    assert sign_in(Client(), spelling, GRACE.password).status_code == 302
+    sign_in(Client(), "grace", "a-wrong-guess")
+    assert sign_in(Client(), "grace", GRACE.password).status_code == 302, "the two failures before were reset"
 
 
 def test_a_nul_character_is_removed_not_fatal(
