@@ -56,7 +56,10 @@ def env_secret(name: str, default: str | None = None) -> str:
     path = os.environ.get(f"{name}_FILE")
     if path:
         if os.environ.get(name):
-            raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
+            raise ImproperlyConfigured(
+                f"Set {name} or {name}_FILE, not both (an image may set {name} itself: "
+                f'set {name}="" beside {name}_FILE).'
+            )
         try:
             return Path(path).read_text().rstrip("\r\n")
         except OSError as error:
