@@ -86,7 +86,7 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
         if user is not None:
             # Accepted: the guess is no longer in flight (no signal says so when authenticate() is
             # called without login(); a refusal is settled by the lockout handler).
-            throttle.settle_what_is_left(request)
+            throttle.settle_accepted(request)
         return user
 
     def get_user(self, user_id: int) -> User | None:
@@ -233,7 +233,7 @@ class LocalAccountBackend(ModelBackend):
         if not user.has_usable_password():
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
-            throttle.settle_what_is_left(request)  # issue 12 hook: as in JumpCloudLDAPBackend
+            throttle.settle_accepted(request)  # issue 12 hook: as in JumpCloudLDAPBackend
             return user
         previous = decisions.recorded(request)
         if previous is None or previous.reason != decisions.USERNAME_TAKEN:  # the directory's is truer

@@ -49,6 +49,8 @@ class SignInForm(AuthenticationForm):
         if self.errors:  # a field was refused (empty, too long, a NUL) before any backend saw it
             decisions.log(self.request, decisions.DENIED, username, decisions.Decision(decisions.INVALID_INPUT))
             return super().clean()
+        if self.request is not None:
+            throttle.settle_at_login(self.request)  # accepted: SignInView.form_valid's transaction
         try:
             with breaker.deadline():  # LDAP_TIMEOUT bounds the whole sign-in (identity.breaker)
                 cleaned = super().clean()
@@ -58,7 +60,6 @@ class SignInForm(AuthenticationForm):
             outcome = decisions.UNAVAILABLE if decision.directory_away else decisions.DENIED
             decisions.log(self.request, outcome, username, decision)
             raise ValidationError(self._message_for(decision), code="invalid_login") from None
-        throttle.settle_what_is_left(self.request)
         user = self.get_user()
         source = "directory" if user is not None and not user.has_usable_password() else "local account"
         decisions.log(self.request, decisions.SUCCESS, username, decisions.Decision("", source))

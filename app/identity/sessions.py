@@ -10,6 +10,8 @@ key and another key is drawn, so two sessions can never share a row.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError
 from django.utils.crypto import get_random_string
@@ -19,6 +21,7 @@ class SessionStore(db.SessionStore):
     """``SESSION_ENGINE = "identity.sessions"``: the rows are Django's own (``django_session``)."""
 
     _unsaved_key = False
+    _saved: tuple[str | None, dict[str, Any]] | None = None  # key and data as this object last wrote them
 
     def create(self) -> None:
         self._session_key = get_random_string(32, VALID_KEY_CHARS)
@@ -28,14 +31,18 @@ class SessionStore(db.SessionStore):
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             self.create()
+        data = getattr(self, "_session_cache", None)  # None: not read, so not changed, this request
+        if not must_create and data is not None and self._saved == (self.session_key, data):
+            return  # written as it is already (the sign-in saves inside its transaction)
         if not self._unsaved_key:
             super().save(must_create=must_create)
-            return
-        while True:
-            try:
-                super().save(must_create=True)
-            except CreateError:
-                self._session_key = get_random_string(32, VALID_KEY_CHARS)
-                continue
-            self._unsaved_key = False
-            return
+        else:
+            while True:
+                try:
+                    super().save(must_create=True)
+                except CreateError:
+                    self._session_key = get_random_string(32, VALID_KEY_CHARS)
+                    continue
+                self._unsaved_key = False
+                break
+        self._saved = (self.session_key, dict(getattr(self, "_session_cache", {})))

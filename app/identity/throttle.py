@@ -46,6 +46,7 @@ COUNTED = "identity_guess_in_flight"
 # The failures the lockout counted for this attempt (identity.lockout skips django-axes' reset
 # after a success when there were none).
 FAILURES_COUNTED = "identity_lockout_failures"
+SETTLED_AT_LOGIN = "identity_guess_settled_at_login"
 STALE = timedelta(minutes=1)
 
 
@@ -176,3 +177,16 @@ def settle_what_is_left(request: HttpRequest | None) -> None:
     but the form refused the account (inactive). Not a guess that failed: it is simply taken off."""
     with settling(request):
         pass
+
+
+def settle_accepted(request: HttpRequest | None) -> None:
+    """A backend accepted the password: take the guess off now, unless the sign-in form said the
+    login that follows will (``settle_at_login``), in the one transaction of the sign-in's writes."""
+    if not getattr(request, SETTLED_AT_LOGIN, False):
+        settle_what_is_left(request)
+
+
+def settle_at_login(request: HttpRequest) -> None:
+    """The sign-in form's promise: an accepted guess is settled by ``login()`` (django-axes'
+    ``user_logged_in``, ``identity.lockout``) or, when the form refuses the account, by the form."""
+    setattr(request, SETTLED_AT_LOGIN, True)

@@ -58,6 +58,24 @@ def test_the_profile_of_a_returning_unchanged_user_is_read_once(client: Client, 
     assert len(reads) == 1, reads
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_sign_in_writes_in_two_transactions(client: Client, directory: JumpCloudDirectory) -> None:
+    # The guess counted as it starts; then, in one, the guess settled, last_login and the session.
+    # On SQLite each write transaction takes the one write lock: under load sign-ins waited for it.
+    statements_of_sign_in(client)
+    client.post("/logout/")
+    statements = statements_of_sign_in(client)
+    begins = [index for index, sql in enumerate(statements) if sql.startswith("BEGIN")]
+    assert len(begins) == 2, statements
+    last = statements[begins[1] :]
+    for write in (
+        'DELETE FROM "identity_guessinflight"',
+        'UPDATE "auth_user" SET "last_login"',
+        'INSERT INTO "django_session"',
+    ):
+        assert any(sql.startswith(write) for sql in last), (write, statements)
+
+
 def test_the_first_page_view_after_a_sign_in_writes_nothing(client: Client, directory: JumpCloudDirectory) -> None:
     sign_in_as(client, LINUS)
     with CaptureQueriesContext(connection) as queries:
