@@ -68,11 +68,12 @@ def refuse_service_account(request: HttpRequest, username: str | None) -> None:
 
 
 @contextmanager
-def serialized(username: str) -> Iterator[None]:
+def serialized(username: str, *, savepoint: bool = True) -> Iterator[None]:
     """One guess at a time per username, across threads and processes. SQLite: the settings open
     every transaction with BEGIN IMMEDIATE, which takes the database's write lock. PostgreSQL: a
-    transaction-scoped advisory lock on the name."""
-    with transaction.atomic():
+    transaction-scoped advisory lock on the name. ``savepoint=False``: inside an outer transaction,
+    no savepoint of its own (for blocks that raise nothing on purpose; the budget checks do)."""
+    with transaction.atomic(savepoint=savepoint):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"identity.guess:{username}"])
@@ -166,7 +167,7 @@ def settling(request: HttpRequest | None) -> Iterator[None]:
         yield
         return
     username, guess_pk = counted
-    with serialized(username):
+    with serialized(username, savepoint=False):  # in the sign-in's own transaction, at login()
         GuessInFlight.objects.filter(pk=guess_pk).delete()
         delattr(request, COUNTED)
         yield
