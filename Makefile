@@ -262,8 +262,8 @@ shell: ## A Django shell against the stack's settings
 # --- Measurements ---------------------------------------------------------------------------
 .PHONY: bench
 bench: deps ## Benchmarks with issue 15's goals checked: sign-ins, page views, SQL, sync at 10,000, enumeration by timing (.artifacts/bench/)
-	$(BIN)/python -m bench.run
-	$(BIN)/python -m bench.enumeration
+	@status=0; $(BIN)/python -m bench.run || status=$$?; \
+	$(BIN)/python -m bench.enumeration || status=$$?; exit $$status
 
 .PHONY: bench-sync
 bench-sync: deps ## make bench's ldap_sync part alone: 1,000 and 10,000 users against django-python3-ldap

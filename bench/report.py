@@ -36,11 +36,8 @@ def report(folder: Path) -> str:
     for data, run in found:
         lines += ["", f"### {run}", "", f"{_when(data)}", ""]
         lines += ["| measurement | value | compared with |", "|---|---:|---|"]
-        for row in data["rows"]:
-            compared = row["compared"]
-            if row.get("ratio") is not None:
-                compared = f"{row['ratio']:.2f} x {compared}"
-            lines.append(f"| {row['measurement']} | {number(row['value'])} {row['unit']} | {compared} |")
+        for row in data["rows"]:  # "compared" already states the ratio (bench.run.record)
+            lines.append(f"| {row['measurement']} | {number(row['value'])} {row['unit']} | {row['compared']} |")
     return "\n".join(lines) + "\n"
 
 
