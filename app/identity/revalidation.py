@@ -6,8 +6,8 @@
   from ``active``) would keep their session until it expired. ``DirectoryRevalidationMiddleware``
   asks at most every ``LDAP_REVALIDATE_SECONDS`` per session, finding the person by their stable
   id (so a rename in JumpCloud follows them) and deciding with ``identity.accounts``, as the
-  sign-in and ``ldap_sync`` do: two operations (the service account's bind and the search,
-  memberOf included); changes (flags, groups, a new username) are saved. The directory is read
+  sign-in and ``ldap_sync`` do: one search (memberOf included) on the server thread's kept
+  service connection; changes (flags, groups, a new username) are saved. The directory is read
   beside the page, never in front of it for longer than ``LDAP_REVALIDATE_WAIT_SECONDS``
   (identity.beside_the_page); an outage defers the check by ``RETRY_SECONDS``.
 """
