@@ -10,6 +10,7 @@ key and another key is drawn, so two sessions can never share a row.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.contrib.sessions.backends import db
@@ -45,4 +46,5 @@ class SessionStore(db.SessionStore):
                     continue
                 self._unsaved_key = False
                 break
-        self._saved = (self.session_key, dict(getattr(self, "_session_cache", {})))
+        # A deep copy: a value changed in place after this save (then marked modified) must differ.
+        self._saved = (self.session_key, copy.deepcopy(getattr(self, "_session_cache", {})))

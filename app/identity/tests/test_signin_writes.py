@@ -106,3 +106,16 @@ def test_must_create_still_refuses_a_taken_key() -> None:
     again["x"] = 1
     with pytest.raises(CreateError):
         again.save(must_create=True)
+
+
+def test_a_session_saved_again_unchanged_writes_nothing_and_changed_writes_the_change() -> None:
+    store = sessions.SessionStore()
+    store["roles"] = ["member"]
+    store.save()
+    with CaptureQueriesContext(connection) as queries:
+        store.save()  # as SessionMiddleware does after the sign-in saved it
+    assert len(queries) == 0
+    store["roles"].append("staff")  # changed in place, then marked, as Django's docs ask
+    store.modified = True
+    store.save()
+    assert sessions.SessionStore(store.session_key)["roles"] == ["member", "staff"]
