@@ -320,7 +320,7 @@ def find_user(account: Account) -> User | None:
 def previous_dn(account: Account) -> str | None:
     """The DN last seen for this person when it differs from the entry's: a rename in the
     directory, or another entry with the same stable id. The caller asks the directory which
-    (``identity.ldap_client.holds_id``): two live entries with one id must not share a user."""
+    (the sign-in searches by the id): two live entries with one id must not share a user."""
     stored = (
         DirectoryProfile.objects.filter(
             directory_id_attribute=account.directory_id_attribute, directory_id=account.directory_id
@@ -368,13 +368,13 @@ def changed_fields(instance: models.Model, row: Mapping[str, Any]) -> list[str]:
     return changed
 
 
-def save(account: Account, *, still_holds_id: Callable[[str], bool] | None = None) -> User:
+def save(account: Account, *, another_entry_holds_id: Callable[[str], bool] | None = None) -> User:
     """Create or bring up to date the Django user, profile and groups of ``account`` (which must be
     ``mirrored``), in one transaction; rows that did not change are not written. Raises
     ``AccountConflict`` when the username belongs to another account, or (``STABLE_ID_SHARED``)
-    when the person was last seen at another DN and ``still_holds_id(that_dn)`` says that entry
-    still holds their stable id: two live entries share it, and neither may take the other's user
-    (the sign-in asks the directory: ``identity.ldap_client.holds_id``).
+    when the person was last seen at another DN and ``another_entry_holds_id(that_dn)`` says a live
+    entry besides this one holds their stable id: two entries share it, and neither may take the
+    Django user (the sign-in searches the directory by the id).
 
     A returning person whose entry did not change (most sign-ins) costs two SELECTs and no
     transaction: on SQLite every transaction here takes the database's write lock. Their DN is the
@@ -383,8 +383,8 @@ def save(account: Account, *, still_holds_id: Callable[[str], bool] | None = Non
     unchanged = _unchanged_user(account)
     if unchanged is not None:
         return unchanged
-    moved_from = previous_dn(account) if still_holds_id is not None else None
-    if still_holds_id is not None and moved_from is not None and still_holds_id(moved_from):
+    moved_from = previous_dn(account) if another_entry_holds_id is not None else None
+    if another_entry_holds_id is not None and moved_from is not None and another_entry_holds_id(moved_from):
         log.warning("refused %s: %s holds the same %s", account.dn, moved_from, account.directory_id_attribute)
         raise AccountConflict(STABLE_ID_SHARED)
     try:

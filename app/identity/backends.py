@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import ldap
@@ -29,7 +29,7 @@ from django_auth_ldap.backend import LDAPBackend
 from ldap.controls import DecodeControlTuples
 from ldap.controls.ppolicy import PasswordPolicyControl
 
-from identity import accounts, decisions, ldap_client, throttle
+from identity import accounts, decisions, dn, ldap_client, throttle
 from identity.breaker import GUARDED_LDAP, UNREACHABLE
 from identity.directory_settings import SEARCH, current
 
@@ -109,29 +109,28 @@ def sign_in(request: HttpRequest | None, account: accounts.Account, service: Any
     stable id (``accounts.save``)."""
     accounts.log_warnings(account)
 
-    def still_holds_id(moved_from: str) -> bool:
-        return ldap_client.holds_id(service, moved_from, account.directory_id_attribute, account.directory_id)
+    def another_entry_holds_the_id(moved_from: str) -> bool:
+        # Asked only when the person was last seen at moved_from: a rename, or two live entries
+        # with one id. Any live entry but this one holding the id (moved_from, or the renamed
+        # holder elsewhere) means the latter: then nobody takes the Django user (ldap_sync skips both).
+        found = ldap_client.find_users(service, account.directory_id_attribute, account.directory_id)
+        return any(not dn.same_dn(entry_dn, account.dn) for entry_dn, _ in found)
 
     if not account.mirrored:
         # Left the app group: what ldap_sync would do, now; but not to the Django user of another
         # live entry that holds the same stable id (its own sign-in, session check or sync decides).
-        if not account.refusal and not _another_entry_holds_the_id(account, still_holds_id):
+        moved_from = accounts.previous_dn(account)
+        if not account.refusal and (moved_from is None or not another_entry_holds_the_id(moved_from)):
             accounts.deactivate(account)
         decisions.record(request, account.reason)
         return None
     try:
-        return accounts.save(account, still_holds_id=still_holds_id)
+        return accounts.save(account, another_entry_holds_id=another_entry_holds_the_id)
     except accounts.AccountConflict as conflict:
         reason = str(conflict)
         detail = account.directory_id_attribute if reason == accounts.STABLE_ID_SHARED else account.username
         decisions.record(request, reason, detail=detail)
         return None
-
-
-def _another_entry_holds_the_id(account: accounts.Account, still_holds_id: Callable[[str], bool]) -> bool:
-    """The person was last seen at another DN, and that entry still holds their stable id."""
-    moved_from = accounts.previous_dn(account)
-    return moved_from is not None and still_holds_id(moved_from)
 
 
 # RFC draft-behera-ldap-password-policy 6.2: the response control's error codes that say why a
@@ -185,6 +184,7 @@ def _directory_account(ldap_user: Any, password: str, service: Any, binds: Any) 
             _bind_that_cannot_succeed(binds, password)
         raise ldap_user.AuthenticationFailed(UNKNOWN_USER_REFUSAL)
     entry = accounts.DirectoryEntry.from_ldap(ldap_user.dn, ldap_user.attrs)
+    throttle.refuse_service_account_entry(request, entry.dn)
     throttle.check_entry_username(request, accounts.entry_username(entry))
     # _authenticate_user_dn: the person's bind, on the other held connection, without
     # django-auth-ldap's requirement checks and population (identity.accounts does those).

@@ -223,16 +223,6 @@ def find_user(
     return found[0] if len(found) == 1 else None
 
 
-def holds_id(connection: Any, entry_dn: str, attribute: str, value: str) -> bool:
-    """Whether the entry ``entry_dn`` exists and its ``attribute`` is ``value`` (a base search)."""
-    filterstr = f"({attribute}={dn.escape_filter_value(value)})"
-    try:
-        found = connection.search_s(entry_dn, ldap.SCOPE_BASE, filterstr, ["1.1"])
-    except ldap.NO_SUCH_OBJECT:
-        return False
-    return any(bool(found_dn) for found_dn, _ in found)
-
-
 def group_dns_of(connection: Any, user_dn: str, directory: DirectorySettings | None = None) -> list[str]:
     """With ``LDAP_GROUP_SOURCE=search``: the DNs of the groupOfNames entries under the base DN
     that list ``user_dn`` as a ``member`` (one paged search; DNs only)."""

@@ -24,7 +24,7 @@ from devstack.testing import (
 from identity import accounts, decisions, revalidation
 from identity.models import DirectoryProfile
 from identity.sync import sync
-from ldap_seed import user_dn
+from ldap_seed import SERVICE_DN, user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID, PERSONAS
 
@@ -106,6 +106,30 @@ def test_a_success_through_any_uid_value_resets_the_failures(own_directory: Jump
     assert sign_in(Client(), spelling, GRACE.password).status_code == 302
     sign_in(Client(), "grace", "a-wrong-guess")
     assert sign_in(Client(), "grace", GRACE.password).status_code == 302, "the two failures before were reset"
+
+
+def test_while_two_live_entries_hold_an_id_nobody_takes_its_user_even_after_the_holder_is_renamed(
+    own_directory: JumpCloudDirectory, client: Client
+) -> None:
+    # The holder renamed: no entry is at the DN last seen any more. The twin must not take the
+    # user (it took ada's superuser), and sign-in agrees with ldap_sync, which skips both.
+    sign_in_as(client, ADA)
+    ada = User.objects.get(username="ada")
+    add_user(own_directory, "mallory", 5001, "Django App", "active")  # ada's uidNumber
+    assert authenticate_with_reason("mallory", "mallory-demo-pass") == (None, accounts.STABLE_ID_SHARED)
+    rename_user(own_directory, "ada", "ada.l")
+    assert authenticate_with_reason("mallory", "mallory-demo-pass") == (None, accounts.STABLE_ID_SHARED)
+    assert authenticate_with_reason("ada.l", ADA.password) == (None, accounts.STABLE_ID_SHARED)
+    assert sync(force=True).skipped == 2
+    ada.refresh_from_db()
+    assert (ada.username, ada.is_superuser, ada.is_active) == ("ada", True, True)
+
+
+def test_a_second_uid_value_of_the_service_account_is_never_tried(own_directory: JumpCloudDirectory) -> None:
+    own_directory.modify(f"dn: {SERVICE_DN}\nchangetype: modify\nadd: uid\nuid: svc-alias\n")
+    before = own_directory.log_size()
+    assert authenticate_with_reason("svc-alias", "a-wrong-guess") == (None, decisions.SERVICE_ACCOUNT)
+    assert own_directory.operations_since(before)["BIND"] == 1  # the service connection's own, no guess
 
 
 def test_a_nul_character_is_removed_not_fatal(
