@@ -23,6 +23,7 @@ account every sign-in depends on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -32,7 +33,7 @@ from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest
 from django.utils import timezone
@@ -41,6 +42,8 @@ from identity import decisions, dn
 from identity.accounts import ENTRY_USERNAME, canonical_username
 from identity.directory_settings import current
 from identity.models import GuessInFlight
+
+log = logging.getLogger(__name__)
 
 COUNTED = "identity_guess_in_flight"
 # The failures the lockout counted for this attempt (identity.lockout skips django-axes' reset
@@ -63,6 +66,14 @@ def refuse_service_account(request: HttpRequest, username: str | None) -> None:
     """The form never binds as the service account: refused at once, with its own reason."""
     uid = service_account_uid()
     if uid and username is not None and canonical_username(username) == uid:
+        decisions.record(request, decisions.SERVICE_ACCOUNT)
+        raise RefusedBeforeTheDirectory("the service account does not sign in through the form")
+
+
+def refuse_service_account_entry(request: HttpRequest | None, entry_dn: str) -> None:
+    """After the user search: the entry found is the service account's (reached by a second
+    ``uid`` value, say): refused before its bind, as its own name is (``refuse_service_account``)."""
+    if request is not None and dn.same_dn(entry_dn, current().bind_dn):
         decisions.record(request, decisions.SERVICE_ACCOUNT)
         raise RefusedBeforeTheDirectory("the service account does not sign in through the form")
 
@@ -185,6 +196,24 @@ def settle_accepted(request: HttpRequest | None) -> None:
     login that follows will (``settle_at_login``), in the one transaction of the sign-in's writes."""
     if not getattr(request, SETTLED_AT_LOGIN, False):
         settle_what_is_left(request)
+
+
+@contextmanager
+def sign_in_transaction(request: HttpRequest) -> Iterator[None]:
+    """The sign-in's writes in one transaction, login() settling the guess in it; when anything in
+    it fails, the rolled-back guess is taken off after all, so an error never spends the person's
+    budget (a guess left in flight counts against them for ``STALE``). Re-raises the error."""
+    counted: tuple[str, int] | None = getattr(request, COUNTED, None)
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException:
+        if counted is not None:
+            try:
+                GuessInFlight.objects.filter(pk=counted[1]).delete()
+            except DatabaseError as error:  # the database itself failed: the guess goes stale
+                log.warning("a failed sign-in's guess stays in flight for %s: %s", STALE, error)
+        raise
 
 
 def settle_at_login(request: HttpRequest) -> None:

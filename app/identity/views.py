@@ -10,11 +10,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from identity import revalidation, status
+from identity import revalidation, status, throttle
 from identity.attributes import ATTRIBUTE_MAP, USER
 from identity.forms import SignInForm
 from identity.models import DirectoryProfile, DirectorySync
@@ -33,7 +32,7 @@ class SignInView(auth_views.LoginView):
         # (identity.throttle), last_login, the new session. On SQLite each transaction takes the
         # database's one write lock, and a writer that finds it taken sleeps (1, 2, 5 ms...): under
         # load, sign-ins spent most of their time waiting for it.
-        with transaction.atomic():
+        with throttle.sign_in_transaction(self.request):
             response = super().form_valid(form)
             # Unticked: a browser-session cookie, gone when the browser closes. Ticked: SESSION_COOKIE_AGE.
             self.request.session.set_expiry(None if form.cleaned_data.get("remember_me") else 0)

@@ -10,8 +10,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from devstack.testing import sign_in_as
-from identity import sessions
+from devstack.testing import sign_in, sign_in_as
+from identity import revalidation, sessions
+from identity.models import GuessInFlight
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
 
@@ -119,3 +120,20 @@ def test_a_session_saved_again_unchanged_writes_nothing_and_changed_writes_the_c
     store.modified = True
     store.save()
     assert sessions.SessionStore(store.session_key)["roles"] == ["member", "staff"]
+
+
+def test_an_error_inside_the_sign_in_transaction_leaves_no_guess_in_flight(
+    directory: JumpCloudDirectory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The guess is settled inside the sign-in's transaction; a failure after it rolls that back,
+    # and a guess left in flight would count against linus for a minute (429 "too many at once").
+    def fail(request: object) -> None:
+        raise RuntimeError("anything failing in the sign-in's transaction: a lock timeout, a lost connection")
+
+    monkeypatch.setattr(revalidation, "mark_checked", fail)
+    failing = Client(raise_request_exception=False)
+    for _ in range(3):
+        assert sign_in(failing, "linus", LINUS.password).status_code == 500
+    assert list(GuessInFlight.objects.values_list("username", flat=True)) == []
+    monkeypatch.undo()
+    assert sign_in(Client(), "linus", LINUS.password).status_code == 302
