@@ -105,8 +105,8 @@ def sign_in(request: HttpRequest | None, account: accounts.Account, service: Any
     """The Django user for the account of an entry whose password the directory just accepted, or
     None with the reason recorded. A member who is not active is returned (and saved inactive): the
     sign-in form refuses them, as Django refuses any inactive user. ``service``: a connection bound
-    as the service account, to ask whether the entry the person was last seen at still holds their
-    stable id (``accounts.save``)."""
+    as the service account, to ask, when the person was last seen at another DN, whether another
+    live entry holds their stable id (``accounts.save``)."""
     accounts.log_warnings(account)
 
     def another_entry_holds_the_id(moved_from: str) -> bool:
