@@ -34,7 +34,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -91,9 +91,15 @@ def serialized(username: str, *, savepoint: bool = True) -> Iterator[None]:
         yield
 
 
-def _failures(**match: Any) -> int:
+def _recent_attempts(**match: Any) -> QuerySet[AccessAttempt]:
+    """django-axes' attempts within the cool-off (``AXES_COOLOFF_TIME``): the ones that count."""
     since = timezone.now() - settings.AXES_COOLOFF_TIME
-    total = AccessAttempt.objects.filter(attempt_time__gte=since, **match).aggregate(n=Sum("failures_since_start"))
+    attempts: QuerySet[AccessAttempt] = AccessAttempt.objects.filter(attempt_time__gte=since, **match)
+    return attempts
+
+
+def _failures(**match: Any) -> int:
+    total = _recent_attempts(**match).aggregate(n=Sum("failures_since_start"))
     return int(total["n"] or 0)
 
 
@@ -108,9 +114,9 @@ def count_guess_in_advance(request: HttpRequest, credentials: dict[str, Any]) ->
         # Both budgets in two reads: the name's failures and guesses in flight, and of those the
         # ones from this address.
         from_address = Q(ip_address=address)
-        failures = AccessAttempt.objects.filter(
-            attempt_time__gte=now - settings.AXES_COOLOFF_TIME, username=username
-        ).aggregate(name=Sum("failures_since_start"), pair=Sum("failures_since_start", filter=from_address))
+        failures = _recent_attempts(username=username).aggregate(
+            name=Sum("failures_since_start"), pair=Sum("failures_since_start", filter=from_address)
+        )
         in_flight = GuessInFlight.objects.filter(username=username).aggregate(
             name=Count("pk"), pair=Count("pk", filter=from_address)
         )
