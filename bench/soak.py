@@ -10,7 +10,8 @@ Every answer is judged against what it should be at that moment:
 - while the directory is away (and for LDAP_TIMEOUT + 2 s after it is back), a sign-in may instead
   get the "directory unavailable" page, and only then;
 - a session opened before a fault is never lost: its page views keep answering 200;
-- after each fault, sign-ins succeed again without restarting the app;
+- after each fault, sign-ins succeed again without restarting the app (the freeze waits for the
+  first sign-in after the restart, so page views of signed-in people are measured while frozen);
 - while the directory is frozen, page views that do not sign in stay fast: p99 under 0.5 s
   (sessions are re-checked every 5 s here, so many of those pages are due for a check);
 - 64 simultaneous wrong passwords for one username from one address, sent twice, put at most
@@ -139,10 +140,24 @@ def client(number: int, url_port: int, deadline: float, timeline: Timeline, tall
 
 
 def faults(directory: JumpCloudDirectory, timeline: Timeline, start: float, tally: Tally) -> None:
-    """Kill and restart slapd at 1/6 and 2/6 of the run, freeze and thaw it at 3/6 and 4/6."""
-    plan = [(1 / 6, "kill"), (2 / 6, "restart"), (3 / 6, "freeze"), (4 / 6, "thaw")]
-    for share, action in plan:
-        time.sleep(max(0.0, start + share * SECONDS - time.monotonic()))
+    """Kill slapd at 1/6 of the run and restart it at 2/6; once a sign-in has succeeded again, freeze
+    it (at 3/6 at the earliest) and thaw it 1/6 of the run later.
+
+    The freeze waits for the recovery because its measure is page views of signed-in people: the
+    outage signs everybody out of the soak's clients, and the circuit breaker keeps sign-ins away
+    for up to LDAP_BREAKER_SECONDS after the restart, which in a short soak is past 3/6."""
+    step = SECONDS / 6
+    at = start + step
+    for action in ("kill", "restart", "freeze", "thaw"):
+        if action == "freeze":
+            back = timeline.away[-1][1]
+            while tally.last_allowed <= back and time.monotonic() < start + SECONDS - 2 * step:
+                time.sleep(0.05)
+            if tally.last_allowed <= back:
+                tally.violation(f"no sign-in succeeded within {time.monotonic() - back:.1f} s of the restart")
+            at = max(at, time.monotonic() + 1.0)  # the clients that signed in again browse meanwhile
+        time.sleep(max(0.0, at - time.monotonic()))
+        at += step
         print(f"  {time.monotonic() - start:6.1f} s  directory: {action}", flush=True)
         if action == "kill":
             timeline.gone()
