@@ -14,6 +14,9 @@ from django.http import HttpRequest, HttpResponse
 
 from identity import breaker, decisions, throttle
 
+# Set on a sign-in's request whose guess identity.throttle counts: its read checks the lockout.
+LOCKOUT_CHECKED_BY_THE_COUNT = "identity_lockout_checked_by_the_count"
+
 
 class SignInLockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
     """django-axes' lockout check for web sign-ins. A call without a request (a management command,
@@ -25,11 +28,15 @@ class SignInLockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
         if request is None:
             return None
         throttle.refuse_service_account(request, username)
-        super().authenticate(request, username, password, **kwargs)
         # While the circuit is open no guess reaches the directory, so none is counted: during an
         # outage sign-ins write nothing. (A sign-in let through as the breaker's probe in the
         # instant its window ends goes uncounted: at most one per process per window.)
-        if not breaker.DIRECTORY.failing_fast():
+        counting = not breaker.DIRECTORY.failing_fast()
+        # When it is counted, the count's own read is the lockout check (DirectoryAwareAxesHandler.is_locked);
+        # django-axes still answers for its allow and deny lists.
+        setattr(request, LOCKOUT_CHECKED_BY_THE_COUNT, counting)
+        super().authenticate(request, username, password, **kwargs)
+        if counting:
             throttle.count_guess_in_advance(request, get_credentials(username, **kwargs))
         return None
 
@@ -43,6 +50,15 @@ class DirectoryAwareAxesHandler(AxesDatabaseHandler):  # type: ignore[misc]
             if decision is not None and (decision.directory_away or decision.refused_before_directory):
                 return
             super().user_login_failed(sender, credentials, request, **kwargs)
+
+    def is_locked(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
+        # The same failures of this name and address, over the same cool-off, are read by the
+        # guess's count (identity.throttle.count_guess_in_advance) in its serialized step just
+        # after, which refuses a spent AXES_FAILURE_LIMIT as locked out: one read instead of two.
+        if getattr(request, LOCKOUT_CHECKED_BY_THE_COUNT, False):
+            return False
+        locked: bool = super().is_locked(request, credentials)
+        return locked
 
     # A successful sign-in: django-axes deletes the expired attempts of everyone and resets this
     # username + address's, three statements and two write transactions. When this attempt's

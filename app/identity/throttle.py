@@ -104,22 +104,26 @@ def _failures(**match: Any) -> int:
 
 
 def count_guess_in_advance(request: HttpRequest, credentials: dict[str, Any]) -> None:
-    """Refuse when a budget is spent, or would be by the guesses in flight; otherwise note this one."""
+    """Refuse when a budget is spent, or would be by the guesses in flight; otherwise note this one.
+
+    This read is also django-axes' lockout check of the name and address (``defer_axes_check``):
+    a spent ``AXES_FAILURE_LIMIT`` refuses as locked out, with django-axes' 429 page."""
     username = get_client_username(request, credentials)
     address = request.axes_ip_address  # type: ignore[attr-defined]  # set by django-axes' check just before
     now = timezone.now()
     with serialized(username):
-        # A guess whose process died on the way never settles: after a minute it is not in flight.
-        GuessInFlight.objects.filter(started_at__lt=now - STALE).delete()
         # Both budgets in two reads: the name's failures and guesses in flight, and of those the
-        # ones from this address.
+        # ones from this address. A guess whose process died on the way never settles: after
+        # STALE it is not in flight (and the next guess to settle deletes it).
         from_address = Q(ip_address=address)
         failures = _recent_attempts(username=username).aggregate(
             name=Sum("failures_since_start"), pair=Sum("failures_since_start", filter=from_address)
         )
-        in_flight = GuessInFlight.objects.filter(username=username).aggregate(
+        in_flight = GuessInFlight.objects.filter(username=username, started_at__gte=now - STALE).aggregate(
             name=Count("pk"), pair=Count("pk", filter=from_address)
         )
+        # A success must reset the pair's failures (identity.lockout skips the reset when none counted).
+        setattr(request, FAILURES_COUNTED, int(failures["pair"] or 0))
         _within_budget(
             request,
             decisions.LOCKED_OUT,
@@ -160,7 +164,7 @@ def check_entry_username(request: HttpRequest | None, username: str) -> None:
             decisions.USERNAME_LOCKED,
             settings.LDAP_MAX_FAILURES_PER_USER,
             failures=failures,
-            in_flight=GuessInFlight.objects.filter(username=username).count(),
+            in_flight=GuessInFlight.objects.filter(username=username, started_at__gte=timezone.now() - STALE).count(),
         )
         if counted is not None:
             GuessInFlight.objects.filter(pk=counted[1]).update(username=username)
@@ -185,7 +189,8 @@ def settling(request: HttpRequest | None) -> Iterator[None]:
         return
     username, guess_pk = counted
     with serialized(username, savepoint=False):  # in the sign-in's own transaction, at login()
-        GuessInFlight.objects.filter(pk=guess_pk).delete()
+        # With it go the stale guesses of processes that died on the way, in the same statement.
+        GuessInFlight.objects.filter(Q(pk=guess_pk) | Q(started_at__lt=timezone.now() - STALE)).delete()
         delattr(request, COUNTED)
         yield
 

@@ -111,6 +111,7 @@ def test_a_guess_whose_process_died_stops_counting_after_a_minute(client: Client
     for number in range(BUDGET):
         GuessInFlight.objects.create(username=GRACE.uid, ip_address=f"192.0.2.{number}", started_at=long_ago)
     assert sign_in(client, GRACE.uid, GRACE.password).status_code == 302
+    assert not GuessInFlight.objects.exists()  # and the guess that settled took them away
 
 
 def test_an_inactive_account_leaves_nothing_in_flight(client: Client) -> None:

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.test import Client, override_settings
 
 from devstack.testing import sign_in, wait_out_the_breaker
+from identity import breaker
 from identity.backends import JumpCloudLDAPBackend
 from identity.forms import UNAVAILABLE_ERROR, lockout_error
 from ldap_seed.directory import JumpCloudDirectory
@@ -93,3 +94,18 @@ def test_failures_during_an_outage_do_not_count(client: Client, own_directory: J
     own_directory.resume()
     wait_out_the_breaker(1)
     assert sign_in(client, GRACE.uid, GRACE.password).status_code == 302
+
+
+@override_settings(LDAP_BREAKER_SECONDS=60)
+def test_a_locked_pair_stays_locked_while_the_circuit_is_open(
+    client: Client, own_directory: JumpCloudDirectory
+) -> None:
+    # No guess is counted while sign-ins fail fast, so django-axes' own check must still refuse.
+    fail_times(client, LIMIT)
+    own_directory.halt()
+    linus = BY_UID["linus"]
+    while not breaker.DIRECTORY.failing_fast():
+        assert UNAVAILABLE_ERROR in sign_in(client, linus.uid, linus.password).content.decode()
+    response = sign_in(client, GRACE.uid, GRACE.password)
+    assert response.status_code == 429
+    assert lockout_error() in response.content.decode()
