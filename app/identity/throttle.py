@@ -26,15 +26,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -106,40 +107,129 @@ def _failures(**match: Any) -> int:
 def count_guess_in_advance(request: HttpRequest, credentials: dict[str, Any]) -> None:
     """Refuse when a budget is spent, or would be by the guesses in flight; otherwise note this one.
 
-    This read is also django-axes' lockout check of the name and address (``defer_axes_check``):
-    a spent ``AXES_FAILURE_LIMIT`` refuses as locked out, with django-axes' 429 page."""
+    This read is also django-axes' lockout check of the name and address
+    (``identity.lockout.DirectoryAwareAxesHandler.is_locked``): a spent ``AXES_FAILURE_LIMIT``
+    refuses as locked out, with django-axes' 429 page.
+
+    Two statements: one read of the four numbers (failures and guesses in flight, of the name from
+    this address and from all), which refuses a spent budget without writing; then the guess noted
+    by one INSERT that re-checks both budgets in its own WHERE. On SQLite that statement is its own
+    serialized step (a write statement holds the database's write lock from its start to its end,
+    and nothing else runs in between); on PostgreSQL it runs under ``serialized``'s lock on the name.
+    A guess whose process died on the way never settles: after ``STALE`` it is not in flight (the
+    next guess to settle deletes it)."""
     username = get_client_username(request, credentials)
     address = request.axes_ip_address  # type: ignore[attr-defined]  # set by django-axes' check just before
-    now = timezone.now()
-    with serialized(username):
-        # Both budgets in two reads: the name's failures and guesses in flight, and of those the
-        # ones from this address. A guess whose process died on the way never settles: after
-        # STALE it is not in flight (and the next guess to settle deletes it).
-        from_address = Q(ip_address=address)
-        failures = _recent_attempts(username=username).aggregate(
-            name=Sum("failures_since_start"), pair=Sum("failures_since_start", filter=from_address)
+    budgets = _Budgets(username, address, timezone.now())
+    counts = budgets.read()
+    # A success must reset the pair's failures (identity.lockout skips the reset when none counted).
+    setattr(request, FAILURES_COUNTED, counts.pair_failures)
+    budgets.refuse_if_spent(request, counts)
+    if connection.vendor == "postgresql":
+        with serialized(username):
+            guess_pk = budgets.note_guess()
+    else:
+        guess_pk = budgets.note_guess()
+    if guess_pk is None:
+        # Between the read and the INSERT, other guesses of the name went on their way (or failed).
+        budgets.refuse_if_spent(request, budgets.read())
+        _refuse(request, decisions.TOO_MANY_AT_ONCE)
+    setattr(request, COUNTED, (username, guess_pk))
+
+
+@dataclass(frozen=True)
+class _Counts:
+    pair_failures: int
+    pair_in_flight: int
+    name_failures: int
+    name_in_flight: int
+
+
+class _Budgets:
+    """The SQL of one guess's budgets: django-axes' failures (``AccessAttempt``) over the cool-off
+    and the guesses in flight (``GuessInFlight``) younger than ``STALE``, of ``username`` from
+    ``address`` and from all addresses. Written by hand because the guess is noted by an INSERT
+    whose WHERE holds the checks (one statement), which Django's ORM does not write."""
+
+    def __init__(self, username: str | None, address: str | None, now: datetime) -> None:
+        ops, q = connection.ops, connection.ops.quote_name
+        attempts, guesses = q(AccessAttempt._meta.db_table), q(GuessInFlight._meta.db_table)
+        self.row = [username, ops.adapt_ipaddressfield_value(address), ops.adapt_datetimefield_value(now)]
+        name, by_name = _equals(q("username"), username)
+        pair, by_pair = _equals(q("ip_address"), self.row[1])
+        failures_since = ops.adapt_datetimefield_value(now - settings.AXES_COOLOFF_TIME)
+        in_flight_since = ops.adapt_datetimefield_value(now - STALE)
+        # Names quoted by the database's own quote_name; every value is a parameter.
+        failures = (
+            f"SELECT COALESCE(SUM({q('failures_since_start')}), 0) FROM {attempts} "  # noqa: S608
+            f"WHERE {name} AND {q('attempt_time')} >= %s"
         )
-        in_flight = GuessInFlight.objects.filter(username=username, started_at__gte=now - STALE).aggregate(
-            name=Count("pk"), pair=Count("pk", filter=from_address)
-        )
-        # A success must reset the pair's failures (identity.lockout skips the reset when none counted).
-        setattr(request, FAILURES_COUNTED, int(failures["pair"] or 0))
+        in_flight = f"SELECT COUNT(*) FROM {guesses} WHERE {name} AND {q('started_at')} >= %s"  # noqa: S608
+        # (SQL, parameters) of the pair's failures and in flight, then the name's: _Counts' order.
+        self.terms: list[tuple[str, list[Any]]] = [
+            (f"({failures} AND {pair})", [*by_name, failures_since, *by_pair]),
+            (f"({in_flight} AND {pair})", [*by_name, in_flight_since, *by_pair]),
+            (f"({failures})", [*by_name, failures_since]),
+            (f"({in_flight})", [*by_name, in_flight_since]),
+        ]
+
+    def read(self) -> _Counts:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(sql for sql, _ in self.terms)}",
+                [value for _, params in self.terms for value in params],
+            )
+            row = cursor.fetchone()
+        return _Counts(*(int(number) for number in row))
+
+    def refuse_if_spent(self, request: HttpRequest, counts: _Counts) -> None:
         _within_budget(
             request,
             decisions.LOCKED_OUT,
             settings.AXES_FAILURE_LIMIT,
-            failures=int(failures["pair"] or 0),
-            in_flight=in_flight["pair"],
+            failures=counts.pair_failures,
+            in_flight=counts.pair_in_flight,
         )
         _within_budget(
             request,
             decisions.USERNAME_LOCKED,
             settings.LDAP_MAX_FAILURES_PER_USER,
-            failures=int(failures["name"] or 0),
-            in_flight=in_flight["name"],
+            failures=counts.name_failures,
+            in_flight=counts.name_in_flight,
         )
-        guess = GuessInFlight.objects.create(username=username, ip_address=address, started_at=now)
-    setattr(request, COUNTED, (username, guess.pk))
+
+    def note_guess(self) -> int | None:
+        """The new ``GuessInFlight``'s key, or None when either budget had no room left."""
+        (pair_failures, a), (pair_in_flight, b), (name_failures, c), (name_in_flight, d) = self.terms
+        q = connection.ops.quote_name
+        table = q(GuessInFlight._meta.db_table)
+        columns = [
+            GuessInFlight._meta.get_field(name) for name in ("username", "ip_address", "started_at")
+        ]  # (concrete fields: their column is their name)
+        # A value in a SELECT list has no column to take its type from: PostgreSQL reads a quoted
+        # one as text, which it does not store in an inet column unasked. (SQLite needs no cast, and
+        # its CAST to "datetime" would make a number of the text.)
+        values = ", ".join(
+            "%s" if connection.vendor == "sqlite" else f"CAST(%s AS {column.db_type(connection)})" for column in columns
+        )
+        insert = (
+            f"INSERT INTO {table} ({', '.join(q(column.name) for column in columns)}) "
+            f"SELECT {values} WHERE {pair_failures} + {pair_in_flight} < %s "
+            f"AND {name_failures} + {name_in_flight} < %s "
+            f"RETURNING {q('id')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                insert,
+                [*self.row, *a, *b, settings.AXES_FAILURE_LIMIT, *c, *d, settings.LDAP_MAX_FAILURES_PER_USER],
+            )
+            row = cursor.fetchone()
+        return int(row[0]) if row is not None else None
+
+
+def _equals(column: str, value: Any) -> tuple[str, list[Any]]:
+    """``column = %s``, or ``column IS NULL`` for None (as the ORM writes ``filter(column=None)``)."""
+    return (f"{column} IS NULL", []) if value is None else (f"{column} = %s", [value])
 
 
 def check_entry_username(request: HttpRequest | None, username: str) -> None:
@@ -174,9 +264,13 @@ def check_entry_username(request: HttpRequest | None, username: str) -> None:
 def _within_budget(request: HttpRequest, locked: str, limit: int, *, failures: int, in_flight: int) -> None:
     if failures + in_flight < limit:
         return
-    decisions.record(request, locked if failures >= limit else decisions.TOO_MANY_AT_ONCE)
+    _refuse(request, locked if failures >= limit else decisions.TOO_MANY_AT_ONCE)
+
+
+def _refuse(request: HttpRequest, reason: str) -> NoReturn:
+    decisions.record(request, reason)
     request.axes_locked_out = True  # type: ignore[attr-defined]  # answered with django-axes' 429 page
-    raise RefusedBeforeTheDirectory(locked)
+    raise RefusedBeforeTheDirectory(reason)
 
 
 @contextmanager
