@@ -173,7 +173,7 @@ def profile(
         "a new LDAP connection (TCP + StartTLS) per sign-in": undo(ldap_client, "MAX_IDLE_SECONDS", -1.0),
         "a new database connection per request (CONN_MAX_AGE=0)": new_database_connection_each_request(),
         "rows written although unchanged (transaction + group upsert)": undo(
-            accounts, "_unchanged_user", lambda account: None
+            accounts, "_holds_exactly", lambda profile, account: False
         ),
         "axes: clean-up, reset and AccessLog row with no failures": undo(
             lockout.DirectoryAwareAxesHandler, "user_logged_in", AxesDatabaseHandler.user_logged_in

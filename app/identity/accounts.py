@@ -31,6 +31,7 @@ from typing import Any
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, UNUSABLE_PASSWORD_SUFFIX_LENGTH
 from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -302,19 +303,28 @@ def unusable_password() -> str:
 def find_user(account: Account) -> User | None:
     """The Django user holding ``account``: the one with its stable id; else, adopted, a directory
     user whose stable id was not read with this ``LDAP_USER_ID_ATTRIBUTE`` (from before stable ids,
-    or before the attribute was changed) with the same DN or username."""
-    profile = (
+    or before the attribute was changed) with the same DN or, failing that, the same username."""
+    held = _profile_holding_id(account)
+    if held is not None:
+        return held.user
+    unkeyed = (
         DirectoryProfile.objects.select_related("user")
-        .filter(directory_id_attribute=account.directory_id_attribute, directory_id=account.directory_id)
-        .first()
+        .exclude(directory_id_attribute=account.directory_id_attribute)
+        .filter(Q(dn=account.dn) | Q(user__username=account.username))
+        .order_by("pk")
     )
-    if profile is not None:
-        return profile.user
-    unkeyed = DirectoryProfile.objects.select_related("user").exclude(
-        directory_id_attribute=account.directory_id_attribute
-    )
-    profile = unkeyed.filter(dn=account.dn).first() or unkeyed.filter(user__username=account.username).first()
-    return profile.user if profile is not None else None
+    candidates = list(unkeyed)  # a handful at most: one username, and the rows left at one DN
+    adopted = next((p for p in candidates if p.dn == account.dn), None) or next(iter(candidates), None)
+    return adopted.user if adopted is not None else None
+
+
+def _profile_holding_id(account: Account) -> DirectoryProfile | None:
+    """The profile (with its user) holding the account's stable id, if any: one row at most
+    (``one_user_per_directory_id``), so no ORDER BY."""
+    found = DirectoryProfile.objects.select_related("user").filter(
+        directory_id_attribute=account.directory_id_attribute, directory_id=account.directory_id
+    )[:1]
+    return found[0] if found else None
 
 
 def previous_dn(account: Account) -> str | None:
@@ -328,7 +338,11 @@ def previous_dn(account: Account) -> str | None:
         .values_list("dn", flat=True)
         .first()
     )
-    return stored if stored is not None and not dn.same_dn(stored, account.dn) else None
+    return _moved_from(stored, account)
+
+
+def _moved_from(stored_dn: str | None, account: Account) -> str | None:
+    return stored_dn if stored_dn is not None and not dn.same_dn(stored_dn, account.dn) else None
 
 
 def username_holder(account: Account, user: User | None) -> User | None:
@@ -378,12 +392,14 @@ def save(account: Account, *, another_entry_holds_id: Callable[[str], bool] | No
 
     A returning person whose entry did not change (most sign-ins) costs two SELECTs and no
     transaction: on SQLite every transaction here takes the database's write lock. Their DN is the
-    one stored, so the moved-entry check is only made on the other path."""
+    one stored, so the moved-entry check is only made on the other path, from the same read."""
     assert account.mirrored, account.reason
-    unchanged = _unchanged_user(account)
-    if unchanged is not None:
-        return unchanged
-    moved_from = previous_dn(account) if another_entry_holds_id is not None else None
+    held = _profile_holding_id(account)
+    if held is not None and _holds_exactly(held, account):
+        held.user.directory_profile = held
+        return held.user
+    # The DN they were last seen at, from the same read (previous_dn's answer).
+    moved_from = _moved_from(held.dn if held is not None else None, account)
     if another_entry_holds_id is not None and moved_from is not None and another_entry_holds_id(moved_from):
         log.warning("refused %s: %s holds the same %s", account.dn, moved_from, account.directory_id_attribute)
         raise AccountConflict(STABLE_ID_SHARED)
@@ -396,23 +412,12 @@ def save(account: Account, *, another_entry_holds_id: Callable[[str], bool] | No
             return _save(account)
 
 
-def _unchanged_user(account: Account) -> User | None:
-    """The user already holding exactly ``account`` (user row, profile row and group names), found
-    by stable id; None when anything differs or there is no such user yet. Writes nothing."""
-    profile = (
-        DirectoryProfile.objects.select_related("user")
-        .filter(directory_id_attribute=account.directory_id_attribute, directory_id=account.directory_id)
-        .first()
-    )
-    if profile is None:
-        return None
+def _holds_exactly(profile: DirectoryProfile, account: Account) -> bool:
+    """Whether ``profile``, its user and the user's group names are exactly ``account``'s."""
     user = profile.user
     if _differs(user, account.user_row()) or _differs(profile, account.profile_row()):
-        return None
-    if set(user.groups.values_list("name", flat=True)) != account.groups:
-        return None
-    user.directory_profile = profile
-    return user
+        return False
+    return set(user.groups.values_list("name", flat=True)) == account.groups
 
 
 def _differs(instance: models.Model, row: Mapping[str, Any]) -> bool:

@@ -233,6 +233,22 @@ def test_a_user_from_before_stable_ids_is_adopted_by_dn(own_directory: JumpCloud
     assert User.objects.filter(directory_profile__isnull=False).count() == 1
 
 
+def test_a_user_from_before_stable_ids_is_adopted_by_dn_before_another_by_username(
+    directory: JumpCloudDirectory,
+) -> None:
+    # Two rows from before stable ids: an older one holds grace's name (at a DN she left), a newer
+    # one her DN under another name. Her DN decides: the row at her DN is hers; the name moves aside.
+    by_her_name = User.objects.create_user(GRACE.uid)
+    DirectoryProfile.objects.create(user=by_her_name, dn=user_dn("grace-old").lower(), synced_at=timezone.now())
+    at_her_dn = User.objects.create_user("grace-before-a-rename")
+    DirectoryProfile.objects.create(user=at_her_dn, dn=user_dn(GRACE.uid).lower(), synced_at=timezone.now())
+    signed_in = authenticate(username=GRACE.uid, password=GRACE.password)
+    assert signed_in is not None
+    assert (signed_in.pk, signed_in.username) == (at_her_dn.pk, GRACE.uid)
+    by_her_name.refresh_from_db()
+    assert by_her_name.username.startswith("~")
+
+
 def test_a_group_setting_with_spaces_around_it(directory: JumpCloudDirectory) -> None:
     with override_settings(**ldap_settings_for(directory, LDAP_STAFF_GROUP=" staff ")):
         grace = authenticate(username="grace", password=GRACE.password)
