@@ -177,7 +177,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _processes() -> dict[int, tuple[int, int]]:
-    """Every process: pid -> (parent pid, utime + stime in clock ticks)."""
+    """Every process: pid -> (parent pid, CPU clock ticks of the process and of its children it has
+    reaped: utime + stime + cutime + cstime, proc(5))."""
     table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -186,12 +187,14 @@ def _processes() -> dict[int, tuple[int, int]]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        table[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+        table[int(entry.name)] = (int(fields[1]), sum(int(ticks) for ticks in fields[11:15]))
     return table
 
 
 def tree_cpu_seconds(root: int, table: dict[int, tuple[int, int]]) -> float:
-    """CPU seconds used so far by ``root`` and its living descendants."""
+    """CPU seconds used so far by ``root`` and all its descendants: the living ones' own, and the
+    exited ones' through their parent's reaped-children time (a gunicorn worker that exits after
+    GUNICORN_MAX_REQUESTS is reaped by the master; counting living processes alone lost its CPU)."""
     children: dict[int, list[int]] = {}
     for pid, (parent, _) in table.items():
         children.setdefault(parent, []).append(pid)

@@ -1,0 +1,33 @@
+"""The scaled soak's CPU per sign-in counts every process of a part of the stack, including the
+gunicorn workers that exited on the way (GUNICORN_MAX_REQUESTS) and were reaped by their master."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bench.soak_scaled import _processes, tree_cpu_seconds
+
+BURN = 0.4  # CPU seconds the child spends before it exits
+PARENT = f"""
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    end = time.process_time() + {BURN}
+    while time.process_time() < end:
+        pass
+    os._exit(0)
+os.waitpid(pid, 0)
+print("reaped", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_cpu_of_an_exited_child_still_counts() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        assert parent.stdout.readline().strip() == "reaped"
+        assert tree_cpu_seconds(parent.pid, _processes()) >= BURN * 0.9
+    finally:
+        parent.communicate("", timeout=10)
