@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from identity import revalidation, status, throttle
 from identity.attributes import ATTRIBUTE_MAP, USER
@@ -44,9 +44,12 @@ class SignInView(auth_views.LoginView):
 def admin_login(request: HttpRequest) -> HttpResponse:
     """The admin's login page sends people to the one sign-in form, with where they were going.
     Whatever is posted here is not looked at: the form that audits and locks is the only door.
-    Someone signed in without admin access is told so, with no form to post (sending them to the
+    Someone signed in with admin access is sent to the admin's index, as Django's own admin login
+    page does; someone signed in without it is told so, with no form to post (sending them to the
     sign-in form would send them straight back here; the admin's own form here would be a dead end)."""
     if request.method == "GET" and request.user.is_authenticated:
+        if admin.site.has_permission(request):
+            return redirect("admin:index")
         return render(request, "identity/admin_not_allowed.html", status=403)
     return auth_views.redirect_to_login(request.GET.get("next") or "/admin/")
 

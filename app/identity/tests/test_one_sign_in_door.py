@@ -40,3 +40,12 @@ def test_a_member_without_admin_access_is_told_so_without_a_redirect_loop(client
     page = response.content.decode()
     assert f"You are authenticated as <strong>{linus.uid}</strong>, who may not use the admin." in page
     assert "/admin/login/" not in page, "no form that leads nowhere"
+
+
+def test_a_signed_in_admin_at_the_admin_login_page_goes_to_the_admin(client: Client) -> None:
+    # As Django's own admin login page does for someone who may use the admin already.
+    client.post("/login/", {"username": ADA.uid, "password": ADA.password})
+    response = client.get("/admin/login/?next=/admin/auth/user/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.get(response["Location"]).status_code == 200
