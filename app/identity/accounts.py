@@ -20,6 +20,7 @@ revalidation, ``ldap_doctor --user`` and the lockout's username.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import unicodedata
@@ -66,14 +67,30 @@ def canonical_username(value: str) -> str:
 def lockout_username(request: HttpRequest | None, credentials: Mapping[str, Any] | None) -> str:
     """django-axes' ``AXES_USERNAME_CALLABLE``: the canonical form of the username typed, so every
     spelling that reaches one directory entry (``GRACE``, ``grace``, NFD ``josé``, a second ``uid``
-    value once the directory has named the entry) shares a counter."""
+    value once the directory has named the entry) shares a counter; fitted to the lockout's columns
+    (``lockout_key``)."""
     entry_username = getattr(request, ENTRY_USERNAME, None)  # identity.throttle.check_entry_username
     if entry_username:
         return str(entry_username)
     typed = (credentials or {}).get("username")
     if typed is None and request is not None:
         typed = request.POST.get("username")
-    return canonical_username(unicodedata.normalize("NFKC", str(typed or "")))
+    return lockout_key(canonical_username(unicodedata.normalize("NFKC", str(typed or ""))))
+
+
+# django-axes' AccessAttempt.username and identity's GuessInFlight.username.
+LOCKOUT_USERNAME_MAX_LENGTH = 255
+
+
+def lockout_key(username: str) -> str:
+    """``username`` as the lockout stores it: itself when it fits ``LOCKOUT_USERNAME_MAX_LENGTH``
+    characters; else its start and a digest of the whole (SHA-256, 16 hex digits), so one name is
+    one key and never too long for the column. The form takes 150 characters, but NFKC and case
+    folding may lengthen them (``"ß" * 150`` folds to 300)."""
+    if len(username) <= LOCKOUT_USERNAME_MAX_LENGTH:
+        return username
+    digest = hashlib.sha256(username.encode()).hexdigest()[:16]
+    return f"{username[: LOCKOUT_USERNAME_MAX_LENGTH - len(digest) - 1]}~{digest}"
 
 
 # Where the sign-in leaves the entry's own username on the request (identity.throttle).

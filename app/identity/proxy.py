@@ -19,6 +19,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
+from django.utils.ipv6 import clean_ipv6_address
 from ipware.ip import get_client_ip
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -48,11 +49,12 @@ def is_trusted_proxy(address: str | None) -> bool:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """``AXES_CLIENT_IP_CALLABLE``: the address the outermost of our proxies was reached from."""
+    """``AXES_CLIENT_IP_CALLABLE``: the address the outermost of our proxies was reached from, in
+    its one spelling (``canonical_ip``), or None when what was given is not an IP address."""
     peer: str | None = request.META.get("REMOTE_ADDR")
     count: int = settings.PROXY_COUNT
     if count == 0 or not is_trusted_proxy(peer):
-        return peer
+        return canonical_ip(peer)
     # ipware counts the proxies named in the header; the last of ours is the peer, not in it.
     forwarded, _ = get_client_ip(
         request,
@@ -61,4 +63,20 @@ def client_ip(request: HttpRequest) -> str | None:
         request_header_order=["HTTP_X_FORWARDED_FOR"],
         strict=False,
     )
-    return forwarded or peer
+    return canonical_ip(forwarded or peer)
+
+
+def canonical_ip(value: str | None) -> str | None:
+    """One spelling per address, the one Django stores in a ``GenericIPAddressField`` (IPv6 lower
+    case and compressed, an IPv4-mapped one as ``::ffff:192.0.2.1``; ``django.utils.ipv6``), so the
+    lockout's counts and the rows django-axes writes name a client alike however it was written.
+    An IPv6 zone (``fe80::1%eth0``) names the server's interface, not the client: it is dropped
+    (PostgreSQL's inet has no place for it). Not an IP address: None."""
+    if not value:
+        return None
+    address = value.split("%", 1)[0] if ":" in value else value
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return clean_ipv6_address(address) if ":" in address else address

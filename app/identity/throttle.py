@@ -35,12 +35,12 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
 from identity import decisions, dn
-from identity.accounts import ENTRY_USERNAME, canonical_username
+from identity.accounts import ENTRY_USERNAME, canonical_username, lockout_key
 from identity.directory_settings import current
 from identity.models import GuessInFlight
 
@@ -92,18 +92,6 @@ def serialized(username: str, *, savepoint: bool = True) -> Iterator[None]:
         yield
 
 
-def _recent_attempts(**match: Any) -> QuerySet[AccessAttempt]:
-    """django-axes' attempts within the cool-off (``AXES_COOLOFF_TIME``): the ones that count."""
-    since = timezone.now() - settings.AXES_COOLOFF_TIME
-    attempts: QuerySet[AccessAttempt] = AccessAttempt.objects.filter(attempt_time__gte=since, **match)
-    return attempts
-
-
-def _failures(**match: Any) -> int:
-    total = _recent_attempts(**match).aggregate(n=Sum("failures_since_start"))
-    return int(total["n"] or 0)
-
-
 def count_guess_in_advance(request: HttpRequest, credentials: dict[str, Any]) -> None:
     """Refuse when a budget is spent, or would be by the guesses in flight; otherwise note this one.
 
@@ -124,7 +112,7 @@ def count_guess_in_advance(request: HttpRequest, credentials: dict[str, Any]) ->
     counts = budgets.read()
     # A success must reset the pair's failures (identity.lockout skips the reset when none counted).
     setattr(request, FAILURES_COUNTED, counts.pair_failures)
-    budgets.refuse_if_spent(request, counts)
+    _refuse_if_spent(request, counts)
     if connection.vendor == "postgresql":
         with serialized(username):
             guess_pk = budgets.note_guess()
@@ -132,7 +120,7 @@ def count_guess_in_advance(request: HttpRequest, credentials: dict[str, Any]) ->
         guess_pk = budgets.note_guess()
     if guess_pk is None:
         # Between the read and the INSERT, other guesses of the name went on their way (or failed).
-        budgets.refuse_if_spent(request, budgets.read())
+        _refuse_if_spent(request, budgets.read())
         _refuse(request, decisions.TOO_MANY_AT_ONCE)
     setattr(request, COUNTED, (username, guess_pk))
 
@@ -154,7 +142,9 @@ class _Budgets:
     def __init__(self, username: str | None, address: str | None, now: datetime) -> None:
         ops, q = connection.ops, connection.ops.quote_name
         attempts, guesses = q(AccessAttempt._meta.db_table), q(GuessInFlight._meta.db_table)
-        self.row = [username, ops.adapt_ipaddressfield_value(address), ops.adapt_datetimefield_value(now)]
+        # The address as the ORM writes it (django-axes' rows are written so): one spelling each.
+        stored_address = GuessInFlight._meta.get_field("ip_address").get_db_prep_value(address, connection)
+        self.row = [username, stored_address, ops.adapt_datetimefield_value(now)]
         name, by_name = _equals(q("username"), username)
         pair, by_pair = _equals(q("ip_address"), self.row[1])
         failures_since = ops.adapt_datetimefield_value(now - settings.AXES_COOLOFF_TIME)
@@ -181,22 +171,6 @@ class _Budgets:
             )
             row = cursor.fetchone()
         return _Counts(*(int(number) for number in row))
-
-    def refuse_if_spent(self, request: HttpRequest, counts: _Counts) -> None:
-        _within_budget(
-            request,
-            decisions.LOCKED_OUT,
-            settings.AXES_FAILURE_LIMIT,
-            failures=counts.pair_failures,
-            in_flight=counts.pair_in_flight,
-        )
-        _within_budget(
-            request,
-            decisions.USERNAME_LOCKED,
-            settings.LDAP_MAX_FAILURES_PER_USER,
-            failures=counts.name_failures,
-            in_flight=counts.name_in_flight,
-        )
 
     def note_guess(self) -> int | None:
         """The new ``GuessInFlight``'s key, or None when either budget had no room left."""
@@ -227,6 +201,26 @@ class _Budgets:
         return int(row[0]) if row is not None else None
 
 
+def _refuse_if_spent(request: HttpRequest, counts: _Counts) -> None:
+    """Refuse (``RefusedBeforeTheDirectory``) when either budget is spent or would be by the
+    guesses in flight: ``AXES_FAILURE_LIMIT`` for the name from this address (locked out, as
+    django-axes says it), ``LDAP_MAX_FAILURES_PER_USER`` for the name from all addresses."""
+    _within_budget(
+        request,
+        decisions.LOCKED_OUT,
+        settings.AXES_FAILURE_LIMIT,
+        failures=counts.pair_failures,
+        in_flight=counts.pair_in_flight,
+    )
+    _within_budget(
+        request,
+        decisions.USERNAME_LOCKED,
+        settings.LDAP_MAX_FAILURES_PER_USER,
+        failures=counts.name_failures,
+        in_flight=counts.name_in_flight,
+    )
+
+
 def _equals(column: str, value: Any) -> tuple[str, list[Any]]:
     """``column = %s``, or ``column IS NULL`` for None (as the ORM writes ``filter(column=None)``)."""
     return (f"{column} IS NULL", []) if value is None else (f"{column} = %s", [value])
@@ -236,26 +230,22 @@ def check_entry_username(request: HttpRequest | None, username: str) -> None:
     """After the user search, before the user's bind: the entry's own (canonical) username, which
     may differ from the one typed (a second ``uid`` value of the entry). Its failures are the ones
     that count (``identity.accounts.lockout_username`` reads it back), so every spelling that
-    reaches one entry shares one budget: the guess is checked against the entry's failures and
-    guesses in flight, and from then on counts in flight under the entry's name. A spent budget
-    refuses without the bind (``RefusedBeforeTheDirectory``)."""
+    reaches one entry shares its budgets: the guess is checked against the entry's failures and
+    guesses in flight, from this address and from all, and from then on counts in flight under the
+    entry's name. A spent budget refuses without the bind (``RefusedBeforeTheDirectory``)."""
     if request is None:
         return
+    username = lockout_key(username)
     setattr(request, ENTRY_USERNAME, username)
     counted: tuple[str, int] | None = getattr(request, COUNTED, None)
     if counted is not None and counted[0] == username:
-        return  # the name typed is the entry's own: its budget was checked as the guess was counted
+        return  # the name typed is the entry's own: its budgets were checked as the guess was counted
+    address = getattr(request, "axes_ip_address", None)  # set by django-axes' check, first of the backends
     with serialized(username):
-        failures = _failures(username=username)
-        if failures:  # a success must reset them (identity.lockout skips the reset when none counted)
-            setattr(request, FAILURES_COUNTED, failures)
-        _within_budget(
-            request,
-            decisions.USERNAME_LOCKED,
-            settings.LDAP_MAX_FAILURES_PER_USER,
-            failures=failures,
-            in_flight=GuessInFlight.objects.filter(username=username, started_at__gte=timezone.now() - STALE).count(),
-        )
+        counts = _Budgets(username, address, timezone.now()).read()  # this guess is still under the name typed
+        if counts.name_failures:  # a success must reset them (identity.lockout skips the reset when none counted)
+            setattr(request, FAILURES_COUNTED, counts.name_failures)
+        _refuse_if_spent(request, counts)
         if counted is not None:
             GuessInFlight.objects.filter(pk=counted[1]).update(username=username)
             setattr(request, COUNTED, (username, counted[1]))

@@ -16,9 +16,10 @@ from django.test import Client, RequestFactory, override_settings
 from django.utils import timezone
 
 from devstack.testing import sign_in
+from identity import decisions, throttle
 from identity.forms import GENERIC_ERROR, TOO_MANY_AT_ONCE_ERROR, username_lockout_error
 from identity.models import GuessInFlight
-from ldap_seed import SERVICE_PASSWORD, SERVICE_UID
+from ldap_seed import SERVICE_PASSWORD, SERVICE_UID, user_dn
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
 
@@ -128,3 +129,40 @@ def test_an_accepted_password_leaves_nothing_in_flight_without_login() -> None:
     for _ in range(BUDGET + 1):
         assert authenticate(RequestFactory().post("/login/"), username=GRACE.uid, password=GRACE.password) is not None
     assert not GuessInFlight.objects.exists()
+
+
+@override_settings(AXES_FAILURE_LIMIT=2, LDAP_MAX_FAILURES_PER_USER=10)
+def test_a_second_uid_value_shares_the_budget_of_the_name_from_one_address(own_directory: JumpCloudDirectory) -> None:
+    # From one address the entry's budget holds whichever of its uid values is typed, also when
+    # the per-address limit is the lower one (found by a reviewer: 5 binds against a limit of 2).
+    own_directory.modify(f"dn: {user_dn(GRACE.uid)}\nchangetype: modify\nadd: uid\nuid: gracie\n")
+    client = from_address(50)
+    offset = own_directory.log_size()
+    statuses = [sign_in(client, name, "a-wrong-guess").status_code for name in ["grace", "gracie", "gracie", "grace"]]
+    assert binds_of(own_directory, offset, GRACE.uid) == 2, statuses
+    assert statuses == [200, 429, 429, 429]  # the second failure locks, as django-axes answers it
+
+
+@pytest.mark.parametrize("name", ["ß" * 150, "ß" * 128])
+def test_a_name_longer_than_the_lockout_columns_once_folded_is_refused_and_counted(client: Client, name: str) -> None:
+    # 150 characters typed, up to 300 once case-folded: never a 500 (PostgreSQL refused the row as
+    # too long), and its failures count against it (LDAP_MAX_FAILURES_PER_USER, 3 here).
+    statuses = [sign_in(client, name, "a-wrong-guess").status_code for _ in range(BUDGET + 1)]
+    assert statuses == [200] * BUDGET + [429], statuses
+    assert not GuessInFlight.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["ß" * 150, "\ufdfa" * 15])
+def test_guesses_in_flight_of_a_name_longer_than_the_columns_count(name: str) -> None:
+    # Found by a reviewer on PostgreSQL: the row's name was cut to the column, so the guesses of the
+    # whole name in flight were never counted and all four went on.
+    outcomes = []
+    for _ in range(BUDGET + 1):
+        request = RequestFactory().post("/login/")
+        request.axes_ip_address = "192.0.2.1"  # type: ignore[attr-defined]
+        try:
+            throttle.count_guess_in_advance(request, {"username": name})
+            outcomes.append("on its way")
+        except throttle.RefusedBeforeTheDirectory:
+            outcomes.append(decisions.recorded(request).reason)  # type: ignore[union-attr]
+    assert outcomes == ["on its way"] * BUDGET + [decisions.TOO_MANY_AT_ONCE]
