@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import threading
 import urllib.parse
 from dataclasses import dataclass
 
@@ -76,3 +77,31 @@ class Browser:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def sign_ins_at_once(browsers: list[Browser], usernames: list[str], password: str) -> list[Answer]:
+    """Every browser loads the sign-in form first (its CSRF cookie and token); then all post it at
+    the same moment (a barrier), each with the next of ``usernames`` in turn and ``password``.
+    The answers, in the browsers' order."""
+    tokens = []
+    for browser in browsers:
+        match = CSRF_TOKEN.search(browser.request("GET", "/login/").body)
+        if match is None:
+            raise AssertionError("the sign-in page holds no CSRF token")
+        tokens.append(match.group(1).decode())
+    start = threading.Barrier(len(browsers))
+    answers: list[Answer | None] = [None] * len(browsers)
+
+    def post(index: int) -> None:
+        form = {"csrfmiddlewaretoken": tokens[index], "username": usernames[index % len(usernames)]}
+        start.wait()
+        answers[index] = browsers[index].request("POST", "/login/", {**form, "password": password})
+
+    threads = [threading.Thread(target=post, args=(index,)) for index in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if any(answer is None for answer in answers):
+        raise AssertionError("a sign-in posted at once got no answer")
+    return [answer for answer in answers if answer is not None]

@@ -23,7 +23,7 @@ from identity.management.commands.ldap_sync import LOCK_NAME
 
 from bench.soak_scaled import replica_kill_run
 from deploy.scaled import VENV_BIN, Ports, ScaledStack, missing_programs
-from devstack.browser import CSRF_TOKEN, Browser
+from devstack.browser import Browser, sign_ins_at_once
 from devstack.native import REPO_DIR
 from ldap_seed import group_dn, user_dn
 from ldap_seed.directory import modify_as_admin
@@ -147,26 +147,8 @@ def test_simultaneous_guesses_over_the_replicas_stay_within_the_budget(stack: Sc
     replicas and their PostgreSQL connections: at most LDAP_MAX_FAILURES_PER_USER (3) reach the
     directory (each one that does is a failure django-axes records), the others are refused first."""
     browsers = [through_proxy(stack) for _ in range(32)]
-    tokens = []
-    for browser in browsers:
-        match = CSRF_TOKEN.search(browser.request("GET", "/login/").body)
-        assert match is not None
-        tokens.append(match.group(1).decode())
-    start = threading.Barrier(len(browsers))
-    answers: list[tuple[int, str]] = [(0, "")] * len(browsers)
-
-    def guess(index: int) -> None:
-        form = {"csrfmiddlewaretoken": tokens[index], "username": ADA.uid, "password": "a-wrong-guess"}
-        start.wait()
-        answer = browsers[index].request("POST", "/login/", form)
-        answers[index] = (answer.status, answer.served_by)
-
-    threads = [threading.Thread(target=guess, args=(index,)) for index in range(len(browsers))]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = [(answer.status, answer.served_by) for answer in sign_ins_at_once(browsers, [ADA.uid], "a-guess")]
         with psycopg.connect(stack.database_url) as db:
             [(recorded,)] = db.execute(
                 "SELECT COALESCE(SUM(failures_since_start), 0) FROM axes_accessattempt WHERE username = %s",

@@ -6,12 +6,11 @@ the binds counted in slapd's own statistics log."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-from devstack.browser import CSRF_TOKEN, Browser
+from devstack.browser import Browser, sign_ins_at_once
 from devstack.native import NativeStack
 from devstack.testing import add_user
 from ldap_seed import user_dn
@@ -45,33 +44,13 @@ def binds_of(directory: JumpCloudDirectory, offset: int, uid: str) -> int:
 
 
 def guess_all_at_once(stack: NativeStack, uid: str | list[str], sources: list[str]) -> list[int]:
-    """Every browser loads the form first; then all post a wrong password at the same moment
-    (``uid`` a list: the browsers take its names in turn)."""
-    names = [uid] if isinstance(uid, str) else uid
+    """A wrong password from each source address, all posted at the same moment (``uid`` a list:
+    the browsers take its names in turn); the statuses."""
     browsers = [Browser("127.0.0.1", stack.app_port, source=source) for source in sources]
-    tokens = []
+    answers = sign_ins_at_once(browsers, [uid] if isinstance(uid, str) else uid, "a-wrong-guess")
     for browser in browsers:
-        match = CSRF_TOKEN.search(browser.request("GET", "/login/").body)
-        assert match is not None
-        tokens.append(match.group(1).decode())
-    start = threading.Barrier(len(browsers))
-    statuses = [0] * len(browsers)
-
-    def post(index: int) -> None:
-        form = {
-            "csrfmiddlewaretoken": tokens[index],
-            "username": names[index % len(names)],
-            "password": "a-wrong-guess",
-        }
-        start.wait()
-        statuses[index] = browsers[index].request("POST", "/login/", form).status
-
-    threads = [threading.Thread(target=post, args=(index,)) for index in range(len(browsers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statuses
+        browser.close()
+    return [answer.status for answer in answers]
 
 
 def test_simultaneous_guesses_from_one_address_reach_the_directory_at_most_the_limit(
