@@ -75,10 +75,12 @@ def test_a_server_side_idle_close_is_reconnected(own_directory: JumpCloudDirecto
     own_directory.apply_ldif("dn: cn=config\nchangetype: modify\nreplace: olcIdleTimeout\nolcIdleTimeout: 1\n")
     assert signs_in()
     before = own_directory.log_size()
+    # Both kept connections (the service account's, the binds') closed: slapd checks idle ones
+    # periodically, so one may close a moment after the other (seen in CI under load).
     deadline = time.monotonic() + 10
-    while b"idletimeout" not in own_directory.log_path.read_bytes()[before:] and time.monotonic() < deadline:
+    while own_directory.log_path.read_bytes()[before:].count(b"idletimeout") < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert b"idletimeout" in own_directory.log_path.read_bytes()[before:], "slapd closed the idle connections"
+    assert own_directory.log_path.read_bytes()[before:].count(b"idletimeout") >= 2, "slapd closed the idle connections"
     before = own_directory.log_size()
     assert signs_in()
     assert own_directory.operations_since(before)["EXT"] == 2  # new connections, not a failed sign-in
