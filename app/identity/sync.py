@@ -121,9 +121,12 @@ def sync(
     max_share = settings.LDAP_SYNC_MAX_DEACTIVATE_PERCENT / 100 if max_share is None else max_share
     attribute = current().user_id_attribute
     summary = Summary(dry_run=dry_run)
-    with _older_objects_frozen(), tempfile.TemporaryFile(prefix="ldap_sync-") as spool:
-        twins = _read_into(spool, summary, progress)
-        spool.seek(0)
+    with _older_objects_frozen(), _spool() as spool:
+        try:
+            twins = _read_into(spool, summary, progress)
+            spool.seek(0)
+        except OSError as error:  # the spool's disk: full, read-only, gone
+            raise SyncFailed(_spool_failed(error)) from error
         with transaction.atomic():
             # Directory users to adopt (their stable id not read with this attribute) only become
             # fewer during a run: when there are none at the start, no batch looks for them.
@@ -143,6 +146,25 @@ def sync(
                     }
                 )
     return summary
+
+
+@contextmanager
+def _spool() -> Iterator[IO[bytes]]:
+    """The temporary file the accounts wait in between the read and the writes (in ``TMPDIR``)."""
+    try:
+        spool = tempfile.TemporaryFile(prefix="ldap_sync-")  # noqa: SIM115 - closed by the with below
+    except OSError as error:
+        raise SyncFailed(_spool_failed(error)) from error
+    with spool:
+        yield spool
+
+
+def _spool_failed(error: OSError) -> str:
+    return (
+        f"the temporary folder {tempfile.gettempdir()} cannot hold the directory's accounts until they "
+        f"are written ({error.strerror or error}): free space there, or set TMPDIR to a folder with "
+        "about 1 MB free per 2,500 users; nothing was changed"
+    )
 
 
 @contextmanager

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import tempfile
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
@@ -126,6 +129,29 @@ def test_directory_lost_between_pages_changes_nothing(
     # The second page may have been on its way before the directory went (ldap_client.paged_search).
     assert pages[0] == 2
     assert sum(pages) < len(PERSONAS) + 1, "the read stopped short"
+    assert not User.objects.exists()
+
+
+def test_a_full_temporary_disk_is_a_clear_failure_that_changes_nothing(
+    directory: JumpCloudDirectory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(spool: object, batch: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sync_module, "_write_batch", disk_full)
+    with pytest.raises(
+        CommandError, match=r"cannot hold .* \(No space left on device\): free space there, or set TMPDIR"
+    ):
+        call_command("ldap_sync", stdout=io.StringIO())
+    assert not User.objects.exists()
+
+
+def test_a_temporary_folder_that_is_gone_is_a_clear_failure(
+    directory: JumpCloudDirectory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    with pytest.raises(SyncFailed, match=r"gone cannot hold .* nothing was changed"):
+        sync()
     assert not User.objects.exists()
 
 
