@@ -25,7 +25,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("usernames", nargs="*", metavar="USERNAME", help="as typed at the sign-in form")
+        parser.add_argument(
+            "usernames",
+            nargs="*",
+            metavar="USERNAME",
+            help="as typed at the sign-in form; for an entry with several uid values, the one in its RDN",
+        )
         parser.add_argument(
             "--ip", action="append", default=[], metavar="ADDRESS", help="a client address (repeat for several)"
         )
