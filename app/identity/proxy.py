@@ -13,6 +13,7 @@ from anyone, hence the peer check first.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from functools import lru_cache
 
@@ -50,20 +51,31 @@ def is_trusted_proxy(address: str | None) -> bool:
 
 def client_ip(request: HttpRequest) -> str | None:
     """``AXES_CLIENT_IP_CALLABLE``: the address the outermost of our proxies was reached from, in
-    its one spelling (``canonical_ip``), or None when what was given is not an IP address."""
+    its one spelling (``canonical_ip``); None when that proxy wrote something that is not an
+    address there (RFC 7239 allows ``unknown``): the client is then unknown, not whoever the
+    entries further left name, which the client wrote."""
     peer: str | None = request.META.get("REMOTE_ADDR")
     count: int = settings.PROXY_COUNT
     if count == 0 or not is_trusted_proxy(peer):
         return canonical_ip(peer)
-    # ipware counts the proxies named in the header; the last of ours is the peer, not in it.
+    # Only the right-most PROXY_COUNT entries are our proxies' (the client's address, then each
+    # inner proxy's); without them the header is not our proxies' and the peer is all we know.
+    header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    ours = [entry.strip() for entry in header.split(",")][-count:] if header.strip() else []
+    if len(ours) < count:
+        return canonical_ip(peer)
+    # ipware reads the entries (IPv6, ports, brackets); strict: one that is not an address
+    # makes it answer None instead of skipping to the next one.
+    entries_of_ours = copy.copy(request)
+    entries_of_ours.META = {"HTTP_X_FORWARDED_FOR": ", ".join(ours)}
     forwarded, _ = get_client_ip(
-        request,
+        entries_of_ours,
         proxy_order="left-most",
         proxy_count=count - 1,
         request_header_order=["HTTP_X_FORWARDED_FOR"],
-        strict=False,
+        strict=True,
     )
-    return canonical_ip(forwarded or peer)
+    return canonical_ip(forwarded)
 
 
 def canonical_ip(value: str | None) -> str | None:
