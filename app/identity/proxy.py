@@ -40,12 +40,10 @@ def trusted_networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
 
 
 def is_trusted_proxy(address: str | None) -> bool:
-    if not address:
+    canonical = canonical_ip(address)  # a proxy reaching a dual-stack socket over IPv4 is ::ffff:a.b.c.d
+    if canonical is None:
         return False
-    try:
-        peer = ipaddress.ip_address(address)
-    except ValueError:
-        return False
+    peer = ipaddress.ip_address(canonical)
     return any(peer in network for network in trusted_networks(tuple(settings.TRUSTED_PROXIES)))
 
 
@@ -79,11 +77,13 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def canonical_ip(value: str | None) -> str | None:
-    """One spelling per address, the one Django stores in a ``GenericIPAddressField`` (IPv6 lower
-    case and compressed, an IPv4-mapped one as ``::ffff:192.0.2.1``; ``django.utils.ipv6``), so the
-    lockout's counts and the rows django-axes writes name a client alike however it was written.
-    An IPv6 zone (``fe80::1%eth0``) names the server's interface, not the client: it is dropped
-    (PostgreSQL's inet has no place for it). Not an IP address: None."""
+    """One spelling per address (``django.utils.ipv6.clean_ipv6_address``: IPv6 lower case and
+    compressed), so the lockout's counts and the rows django-axes writes name a client alike
+    however it was written and whichever way it came. An IPv4-mapped IPv6 address
+    (``::ffff:192.0.2.1``, an IPv4 client on a dual-stack socket) is its IPv4 address, as
+    django-ipware reads it from a proxy's header. An IPv6 zone (``fe80::1%eth0``) names the
+    server's interface, not the client: it is dropped (PostgreSQL's inet has no place for it).
+    Not an IP address: None."""
     if not value:
         return None
     address = value.split("%", 1)[0] if ":" in value else value
@@ -91,4 +91,4 @@ def canonical_ip(value: str | None) -> str | None:
         ipaddress.ip_address(address)
     except ValueError:
         return None
-    return clean_ipv6_address(address) if ":" in address else address
+    return clean_ipv6_address(address, unpack_ipv4=True) if ":" in address else address

@@ -43,3 +43,13 @@ def test_a_peer_that_is_not_our_proxy_is_the_client_whatever_it_sends() -> None:
     request = RequestFactory().get("/", REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="203.0.113.5")
     with override_settings(PROXY_COUNT=1, TRUSTED_PROXIES=[PROXY]):
         assert client_ip(request) == "198.51.100.9"
+
+
+@pytest.mark.parametrize("peer", [PROXY, f"::ffff:{PROXY}"])
+@pytest.mark.parametrize("forwarded", ["192.0.2.1", "::ffff:192.0.2.1", "[::FFFF:C000:201]:443"])
+def test_an_ipv4_client_is_one_address_directly_or_through_the_proxy(peer: str, forwarded: str) -> None:
+    # A dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d; ipware unpacks them from the header.
+    through_proxy = RequestFactory().get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
+    direct = RequestFactory().get("/", REMOTE_ADDR="::ffff:192.0.2.1")
+    with override_settings(PROXY_COUNT=1, TRUSTED_PROXIES=[PROXY]):
+        assert client_ip(through_proxy) == client_ip(direct) == "192.0.2.1"

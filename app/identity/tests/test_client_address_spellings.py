@@ -18,9 +18,9 @@ GRACE = BY_UID["grace"]
 # Each row: spellings of one address, then the one spelling stored.
 SPELLINGS = [
     (["2001:DB8::7", "2001:db8:0:0:0:0:0:7", "2001:0db8::0007"], "2001:db8::7"),
-    (["::FFFF:C000:201", "::ffff:192.0.2.1"], "::ffff:192.0.2.1"),
+    (["::FFFF:C000:201", "::ffff:192.0.2.1", "192.0.2.1"], "192.0.2.1"),  # an IPv4 client on a dual-stack socket
     (["fe80::1%eth0", "FE80::1%2", "fe80::1"], "fe80::1"),
-    (["192.0.2.1"], "192.0.2.1"),
+    (["198.51.100.4"], "198.51.100.4"),
 ]
 
 

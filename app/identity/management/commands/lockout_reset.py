@@ -43,8 +43,11 @@ class Command(BaseCommand):
         for address in addresses:
             if canonical_ip(address) is None:
                 raise CommandError(f"{address!r} is not an IP address")
-        for typed in usernames:
-            key = lockout_username(None, {"username": typed})
+        keys = {typed: lockout_username(None, {"username": typed}) for typed in usernames}
+        for typed, key in keys.items():
+            if not key:  # django-axes' reset with an empty username would lift every lock
+                raise CommandError(f"{typed!r} names no username (axes_reset lifts every lock)")
+        for typed, key in keys.items():
             removed = reset(username=key)
             self.stdout.write(f"username {typed!r}: {_records(removed)} removed")
         for address in addresses:
