@@ -40,19 +40,19 @@ class Command(BaseCommand):
         addresses: list[str] = options["ip"]
         if not usernames and not addresses:
             raise CommandError("name at least one USERNAME or --ip ADDRESS to unlock (axes_reset lifts every lock)")
-        for address in addresses:
-            if canonical_ip(address) is None:
+        # Every argument checked before anything is deleted; each turned into its stored spelling once.
+        ips = {address: canonical_ip(address) for address in addresses}
+        for address, ip in ips.items():
+            if ip is None:
                 raise CommandError(f"{address!r} is not an IP address")
         keys = {typed: lockout_username(None, {"username": typed}) for typed in usernames}
         for typed, key in keys.items():
             if not key:  # django-axes' reset with an empty username would lift every lock
                 raise CommandError(f"{typed!r} names no username (axes_reset lifts every lock)")
         for typed, key in keys.items():
-            removed = reset(username=key)
-            self.stdout.write(f"username {typed!r}: {_records(removed)} removed")
-        for address in addresses:
-            removed = reset(ip=canonical_ip(address))
-            self.stdout.write(f"address {address!r}: {_records(removed)} removed")
+            self.stdout.write(f"username {typed!r}: {_records(reset(username=key))} removed")
+        for address, ip in ips.items():
+            self.stdout.write(f"address {address!r}: {_records(reset(ip=ip))} removed")
 
 
 def _records(count: int) -> str:
