@@ -36,7 +36,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from identity import decisions, dn
+from identity import decisions, dn, reads
 from identity.attributes import ATTRIBUTE_MAP, MEMBER_OF_ATTRIBUTE, USER, USERNAME_ATTRIBUTE
 from identity.directory_settings import DirectorySettings, current
 from identity.models import DirectoryProfile
@@ -338,10 +338,7 @@ def find_user(account: Account) -> User | None:
 def _profile_holding_id(account: Account) -> DirectoryProfile | None:
     """The profile (with its user) holding the account's stable id, if any: one row at most
     (``one_user_per_directory_id``), so no ORDER BY."""
-    found = DirectoryProfile.objects.select_related("user").filter(
-        directory_id_attribute=account.directory_id_attribute, directory_id=account.directory_id
-    )[:1]
-    return found[0] if found else None
+    return reads.profile_holding_id(account.directory_id_attribute, account.directory_id)
 
 
 def previous_dn(account: Account) -> str | None:
@@ -434,7 +431,7 @@ def _holds_exactly(profile: DirectoryProfile, account: Account) -> bool:
     user = profile.user
     if _differs(user, account.user_row()) or _differs(profile, account.profile_row()):
         return False
-    return set(user.groups.values_list("name", flat=True)) == account.groups
+    return reads.group_names(user.pk) == account.groups
 
 
 def _differs(instance: models.Model, row: Mapping[str, Any]) -> bool:

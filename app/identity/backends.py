@@ -29,7 +29,7 @@ from django_auth_ldap.backend import LDAPBackend
 from ldap.controls import DecodeControlTuples
 from ldap.controls.ppolicy import PasswordPolicyControl
 
-from identity import accounts, decisions, dn, ldap_client, throttle
+from identity import accounts, decisions, dn, ldap_client, reads, throttle
 from identity.breaker import GUARDED_LDAP, UNREACHABLE
 from identity.directory_settings import SEARCH, current
 
@@ -92,13 +92,9 @@ class JumpCloudLDAPBackend(LDAPBackend):  # type: ignore[misc]
     def get_user(self, user_id: int) -> User | None:
         # Permissions come from mirrored Django groups (ModelBackend), so the user needs no
         # django-auth-ldap wrapper; an inactive user is nobody (as ModelBackend answers).
-        # The profile comes in the same query: every page of a directory user shows it.
-        user_model = get_user_model()
-        try:
-            user = user_model._default_manager.select_related("directory_profile").get(pk=user_id)
-        except user_model.DoesNotExist:
-            return None
-        return user if user.is_active else None
+        # Every page view asks this: the read is identity.reads' (no ORM query building).
+        user = reads.user(user_id)
+        return user if user is not None and user.is_active else None
 
 
 def sign_in(request: HttpRequest | None, account: accounts.Account, service: Any) -> User | None:

@@ -26,7 +26,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 
-from identity import accounts, beside_the_page, breaker, decisions, dn, ldap_client
+from identity import accounts, beside_the_page, breaker, decisions, dn, ldap_client, reads
 from identity.attributes import USERNAME_ATTRIBUTE
 from identity.backends import JumpCloudLDAPBackend, describe
 from identity.directory_settings import SEARCH, current
@@ -53,7 +53,7 @@ Reading = tuple[list[RawEntry], list[str] | None] | str  # (entries found, group
 
 def _whom(user: User) -> tuple[str | None, str, str | None]:
     """``(stable id or None, username, DN last seen or None)``: what ``read_entry`` looks for."""
-    profile = DirectoryProfile.objects.filter(user=user).first()
+    profile = reads.directory_profile(user)
     keyed = profile is not None and profile.directory_id_attribute == current().user_id_attribute
     directory_id = (profile.directory_id if keyed and profile is not None else None) or None
     return directory_id, user.get_username(), profile.dn if profile is not None else None

@@ -35,7 +35,6 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -274,9 +273,21 @@ def settling(request: HttpRequest | None) -> Iterator[None]:
     username, guess_pk = counted
     with serialized(username, savepoint=False):  # in the sign-in's own transaction, at login()
         # With it go the stale guesses of processes that died on the way, in the same statement.
-        GuessInFlight.objects.filter(Q(pk=guess_pk) | Q(started_at__lt=timezone.now() - STALE)).delete()
+        _take_off(guess_pk, timezone.now() - STALE)
         delattr(request, COUNTED)
         yield
+
+
+def _take_off(guess_pk: int, stale_before: datetime) -> None:
+    """Delete the guess ``guess_pk`` and every guess started before ``stale_before``: one DELETE,
+    by hand (the ORM's ``delete()`` builds a deletion collector first: 0.3 ms per sign-in)."""
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {q(GuessInFlight._meta.db_table)} "  # noqa: S608 - names from _meta
+            f"WHERE {q('id')} = %s OR {q('started_at')} < %s",  # (their columns are their names)
+            [guess_pk, connection.ops.adapt_datetimefield_value(stale_before)],
+        )
 
 
 def settle_what_is_left(request: HttpRequest | None) -> None:

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from identity import revalidation, status, throttle
+from identity import reads, revalidation, status, throttle
 from identity.attributes import ATTRIBUTE_MAP, USER
 from identity.forms import SignInForm
 from identity.models import DirectoryProfile, DirectorySync
@@ -85,10 +85,8 @@ def field_labels() -> dict[str, str]:
 
 
 def directory_profile_of(user: User) -> DirectoryProfile | None:
-    """The user's directory profile, None for a local account; no query when the backend's
-    ``get_user`` loaded it with the user."""
-    profile: DirectoryProfile | None = getattr(user, "directory_profile", None)
-    return profile
+    """The user's directory profile, None for a local account (read once per request)."""
+    return reads.directory_profile(user)
 
 
 def signed_in_user(request: HttpRequest) -> User:
