@@ -5,15 +5,20 @@ flight (identity.throttle: taken off when the attempt ends)."""
 from __future__ import annotations
 
 import re
+import weakref
 
 import pytest
+from django.contrib.auth.models import User, update_last_login
+from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.backends.base import CreateError
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from devstack.testing import sign_in, sign_in_as
 from identity import revalidation, sessions
+from identity.accounts import note_last_login
 from identity.models import GuessInFlight
 from ldap_seed.directory import JumpCloudDirectory
 from ldap_seed.personas import BY_UID
@@ -149,3 +154,18 @@ def test_an_error_inside_the_sign_in_transaction_leaves_no_guess_in_flight(
     assert list(GuessInFlight.objects.values_list("username", flat=True)) == []
     monkeypatch.undo()
     assert sign_in(Client(), "linus", LINUS.password).status_code == 302
+
+
+def test_last_login_is_written_by_one_statement_not_by_djangos_receiver(
+    client: Client, directory: JumpCloudDirectory
+) -> None:
+    # (lookup key, receiver or a weak reference to it, is_async): Django's Signal.receivers
+    held = [entry[1] for entry in user_logged_in.receivers]
+    receivers = [ref() if isinstance(ref, weakref.ReferenceType) else ref for ref in held]
+    assert note_last_login in receivers
+    assert update_last_login not in receivers
+    before = timezone.now()
+    sign_in_as(client, LINUS)
+    user = User.objects.get(username=LINUS.uid)
+    assert user.last_login is not None
+    assert before <= user.last_login <= timezone.now()
