@@ -31,7 +31,10 @@ def test_every_variant_of_the_sign_in_profile_runs() -> None:
         "undone: a new LDAP connection (TCP + StartTLS) per sign-in",
         "undone: rows written although unchanged",
         "undone: axes: clean-up, reset and AccessLog row with no failures",
-        "undone: Django's session create",
+        "undone: Django's session store",
+        "undone: reads built by the ORM",
+        "signed in, undone: the user with profile read by the ORM",
+        "signed in, undone: the session read by the ORM",
         "none of the savings (before)",
         "anonymous /login/",
     ):
