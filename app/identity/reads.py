@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection, connections, models
 
 from identity.models import DirectoryProfile
+
+# A converter, and whether it is a method of the database operations (``connection.ops``): those
+# are kept unbound and bound at each read to the reading thread's own connection's operations.
+_Converter = tuple[Callable[..., Any], bool]
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class _Table:
     alias: str
     columns: str  # "alias"."column", ... in the order of concrete fields
     attnames: tuple[str, ...]  # the same fields' attribute names
-    converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]  # (position, converters, Col)
+    converters: tuple[tuple[int, tuple[_Converter, ...], Any], ...]  # (position, converters, Col)
 
     @property
     def width(self) -> int:
@@ -42,28 +46,37 @@ class _Table:
         """The instance for this table's slice of a row read on ``database`` (a connection)."""
         converted = list(values)
         for position, converters, column in self.converters:
-            for converter in converters:
-                converted[position] = converter(converted[position], column, database)
+            for converter, of_operations in converters:
+                if of_operations:
+                    converted[position] = converter(database.ops, converted[position], column, database)
+                else:
+                    converted[position] = converter(converted[position], column, database)
         return self.model.from_db(database.alias, self.attnames, converted)
 
 
-# Keyed by the connection itself: Django gives each thread its own, and a backend's converters are
-# its methods. A few threads per process, a few tables each.
-@lru_cache(maxsize=64)
-def _table(model: type[models.Model], alias: str, database: Any) -> _Table:
-    """``model``'s columns and converters under the table alias ``alias`` on ``database``."""
+# Worked out once per kind of database, and holding no connection: Django gives each thread its
+# own, and these are used by all of them.
+@cache
+def _table(model: type[models.Model], alias: str, vendor: str, database_alias: str) -> _Table:
+    """``model``'s columns and converters under the table alias ``alias`` on the ``vendor`` database
+    ``database_alias``: the converters the ORM's compiler applies (``SQLCompiler.get_converters``)."""
+    database = connections[database_alias]
     q = database.ops.quote_name
     fields = model._meta.concrete_fields
     converters = []
     for position, field in enumerate(fields):
         column = field.get_col(alias)
-        found = tuple(database.ops.get_db_converters(column) + column.get_db_converters(database))
+        found: list[_Converter] = [
+            (converter.__func__, True) if getattr(converter, "__self__", None) is database.ops else (converter, False)
+            for converter in database.ops.get_db_converters(column)
+        ]
+        found += [(converter, False) for converter in column.get_db_converters(database)]
         if found:
-            converters.append((position, found, column))
+            converters.append((position, tuple(found), column))
     return _Table(
         model,
         alias,
-        ", ".join(f"{q(alias)}.{q(field.column)}" for field in fields),
+        ", ".join(f"{q(alias)}.{q(field.column)}" for field in fields),  # type: ignore[arg-type]  # concrete: a column each
         tuple(field.attname for field in fields),
         tuple(converters),
     )
@@ -71,7 +84,7 @@ def _table(model: type[models.Model], alias: str, database: Any) -> _Table:
 
 def _tables(*models_and_aliases: tuple[type[models.Model], str]) -> list[_Table]:
     database = _database()
-    return [_table(model, alias, database) for model, alias in models_and_aliases]
+    return [_table(model, alias, database.vendor, database.alias) for model, alias in models_and_aliases]
 
 
 def _database() -> Any:

@@ -4,6 +4,9 @@ on PostgreSQL (make test-postgres); a local account has no profile, a missing ke
 
 from __future__ import annotations
 
+import gc
+import threading
+import weakref
 from datetime import UTC, datetime
 
 import pytest
@@ -148,3 +151,31 @@ def test_a_session_deleted_meanwhile_is_not_written_back() -> None:
     with pytest.raises(UpdateError):
         again.save()
     assert not sessions.SessionStore().exists(key)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_reads_through_its_own_connection_and_none_is_kept() -> None:
+    # gunicorn's threads each have their own connection: the columns and converters worked out
+    # once serve them all, bound to none of them, so a connection closed with its thread is let go.
+    from django.db import connection, connections
+
+    user = User.objects.create(username="grace", last_login=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    expected = fields(User.objects.get(pk=user.pk))
+    seen: list[tuple[dict[str, object], object]] = []
+
+    def read() -> None:
+        found = reads.user(user.pk)
+        assert found is not None
+        seen.append((fields(found), connections[connection.alias]))
+        connections.close_all()
+
+    for _ in range(3):
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join()
+    assert [found for found, _ in seen] == [expected] * 3
+    assert len({id(database) for _, database in seen}) == 3
+    held = [weakref.ref(database) for _, database in seen]
+    seen.clear()
+    gc.collect()
+    assert [ref() for ref in held] == [None, None, None]
