@@ -31,7 +31,6 @@ from identity.attributes import USERNAME_ATTRIBUTE
 from identity.backends import JumpCloudLDAPBackend, describe
 from identity.directory_settings import SEARCH, current
 from identity.ldap_client import RawEntry
-from identity.models import DirectoryProfile
 
 log = logging.getLogger(__name__)
 DIRECTORY_BACKEND = f"{JumpCloudLDAPBackend.__module__}.{JumpCloudLDAPBackend.__qualname__}"

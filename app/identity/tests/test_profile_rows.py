@@ -1,5 +1,7 @@
-"""{% attribute_rows %} writes exactly the markup the profile page's {% for %} wrote, for any text a
-directory may hold (markup, quotes, ampersands, non-Latin scripts), escaped as {{ }} escapes it."""
+"""{% attribute_rows %} writes each row exactly as the profile page's {% for %} wrote it, for any text
+a directory may hold (markup, quotes, ampersands, non-Latin scripts), escaped as {{ }} escapes it.
+Only the whitespace between rows differs from the loop as it was in the page (there, indentation):
+the loop below joins its rows by a newline, as the tag does."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 from identity.templatetags.profile_rows import attribute_rows
 
-# The loop the tag replaced (identity/profile.html before it), one row per line.
+# The loop the tag replaced (identity/profile.html before it), its rows joined by a newline.
 LOOP = Template(
     "{% for label, value, attribute in rows %}"
     '<tr data-field="{{ attribute }}"><th scope="row">{{ label }}</th><td>{% if value %}{{ value }}'

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.auth.models import Group, User
 from django.contrib.sessions.backends.base import UpdateError
+from django.db import connection, connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -157,8 +158,6 @@ def test_a_session_deleted_meanwhile_is_not_written_back() -> None:
 def test_each_thread_reads_through_its_own_connection_and_none_is_kept() -> None:
     # gunicorn's threads each have their own connection: the columns and converters worked out
     # once serve them all, bound to none of them, so a connection closed with its thread is let go.
-    from django.db import connection, connections
-
     user = User.objects.create(username="grace", last_login=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     expected = fields(User.objects.get(pk=user.pk))
     seen: list[tuple[dict[str, object], object]] = []
@@ -177,5 +176,24 @@ def test_each_thread_reads_through_its_own_connection_and_none_is_kept() -> None
     assert len({id(database) for _, database in seen}) == 3
     held = [weakref.ref(database) for _, database in seen]
     seen.clear()
+    gc.collect()
+    assert [ref() for ref in held] == [None, None, None]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_that_leaves_its_connection_open_does_not_keep_it_past_its_end() -> None:
+    # A thread that reads and ends without closing its connection: once the thread's objects are
+    # collected its connection is gone (on PostgreSQL, a server session less), as with the ORM.
+    user = User.objects.create(username="grace")
+    held: list[weakref.ref[object]] = []
+
+    def read() -> None:
+        assert reads.user(user.pk) is not None
+        held.append(weakref.ref(connections[connection.alias]))
+
+    for _ in range(3):
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join()
     gc.collect()
     assert [ref() for ref in held] == [None, None, None]
