@@ -57,7 +57,7 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
-    profile = directory_profile_of(user)
+    profile = reads.directory_profile(user)
     groups = user.groups.order_by("name").values_list("name", flat=True)
     return render(request, "identity/home.html", {"profile": profile, "groups": groups})
 
@@ -66,7 +66,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def profile(request: HttpRequest) -> HttpResponse:
     """Every attribute of ATTRIBUTE_MAP, in its order, empty ones included."""
     user = signed_in_user(request)
-    directory_profile = directory_profile_of(user)
+    directory_profile = reads.directory_profile(user)
     labels = field_labels()
     rows = []
     for target, field_name, attribute in ATTRIBUTE_MAP:
@@ -82,11 +82,6 @@ def field_labels() -> dict[str, str]:
         field.name: str(field.verbose_name).capitalize()
         for field in (*User._meta.fields, *DirectoryProfile._meta.fields)
     }
-
-
-def directory_profile_of(user: User) -> DirectoryProfile | None:
-    """The user's directory profile, None for a local account (read once per request)."""
-    return reads.directory_profile(user)
 
 
 def signed_in_user(request: HttpRequest) -> User:
