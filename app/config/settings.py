@@ -51,7 +51,8 @@ MIDDLEWARE = [
     "identity.revalidation.DirectoryRevalidationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, its headers built once (identity.content_security_policy).
+    "identity.content_security_policy.ContentSecurityPolicyMiddleware",
     # Last, as django-axes requires: turns a lockout into identity.lockout's response.
     "axes.middleware.AxesMiddleware",
 ]
