@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from devstack.testing import sign_in_as
+from identity.models import DirectoryProfile
 from ldap_seed.personas import BY_UID
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +83,14 @@ def test_profile_marks_empty_fields(client: Client) -> None:
     sign_in_as(client, BY_UID["grace"])
     html = client.get("/profile/").content.decode()
     assert re.search(r'data-field="mobile"><th scope="row">Phone</th><td><span class="muted">—</span>', html)
+
+
+@override_settings(TIME_ZONE="Asia/Tokyo")
+def test_profile_says_when_the_entry_was_read_in_utc_as_it_labels_it(client: Client) -> None:
+    sign_in_as(client, BY_UID["linus"])
+    synced_at = DirectoryProfile.objects.get(user__username="linus").synced_at
+    html = client.get("/profile/").content.decode()
+    assert f"read at your last sign-in ({synced_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" in html
 
 
 def test_sign_out_is_post_only_and_ends_the_session(client: Client) -> None:
