@@ -1,17 +1,23 @@
 """The Content-Security-Policy headers, django-csp's, built once from settings instead of on every response.
 
-django-csp 4.0 builds each header on every response: the settings' policy copied (``deepcopy``),
-turned into a dataclass and back (``asdict``) and joined, for the enforced and the report-only
-header alike. That was 0.07 ms of CPU per response here, on pages that cost 0.8-1.2 ms in all
-(``bench/README.md``). A response whose view changed nothing (no ``@csp_update``, ``@csp_replace``,
-``@csp`` or ``@csp_exempt`` and their report-only twins) and whose request used no nonce gets
-headers that depend on the settings alone, so they are built once, by django-csp itself, and kept
-until a setting changes. Any other response is django-csp's to answer, unchanged.
+django-csp 4.0 builds each header on every response: the policy turned into a dataclass and back
+(``asdict``, which copies deeply), each directive copied and joined, for the enforced and the
+report-only header alike. That was 0.07 ms of CPU per response here, on pages that cost 0.8-1.2 ms
+in all (``bench/README.md``). Where nothing but the settings can change the headers, they are built
+once, by django-csp itself, and kept until a policy setting changes:
+- the view changed no policy (no ``@csp_update``, ``@csp_replace``, ``@csp`` or ``@csp_exempt``,
+  nor their report-only twins) and the request used no nonce;
+- the policies hold no lazy value (a ``reverse_lazy`` report-uri differs by script prefix,
+  URLconf and language, so it is evaluated for each response, as django-csp does);
+- no path is excluded by a setting, the response is not one of the debug pages django-csp leaves
+  bare under ``DEBUG``, and no subclass changes ``get_policy_parts``.
+Any other response is django-csp's to answer, unchanged.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 from csp.constants import HEADER, HEADER_REPORT_ONLY
@@ -20,6 +26,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.functional import Promise
 
 # What django-csp's decorators set on a response (csp.decorators): a header of this response's own.
 PER_VIEW_ATTRIBUTES = tuple(
@@ -34,38 +41,76 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
     once where nothing about the response can change them."""
 
     def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-        if not _settings_alone_decide(request, response):
+        headers = None if self._per_response(request, response) else _KEPT.headers()
+        if headers is None:
             return super().process_response(request, response)
-        for header, value in _headers_from_settings():
+        for header, value in headers:
             if header not in response:
                 response[header] = value
         # As django-csp does once its header is written: a nonce asked for later is an error.
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
         return response
 
-
-def _settings_alone_decide(request: HttpRequest, response: HttpResponseBase) -> bool:
-    """Whether this response's headers are the settings' alone: its view changed no policy, its
-    request used no nonce, no path is excluded by a setting, and it is not one of the debug pages
-    django-csp leaves bare under ``DEBUG``."""
-    if getattr(request, "_csp_nonce", None) is not None:
-        return False
-    if any(hasattr(response, attribute) for attribute in PER_VIEW_ATTRIBUTES):
-        return False
-    if settings.DEBUG and response.status_code in (404, 500):
-        return False
-    return not _excludes_paths()
+    def _per_response(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        """Whether something besides the settings may change this response's headers."""
+        return (
+            getattr(request, "_csp_nonce", None) is not None
+            or any(hasattr(response, attribute) for attribute in PER_VIEW_ATTRIBUTES)
+            or (settings.DEBUG and response.status_code in (404, 500))
+            or type(self).get_policy_parts is not CSPMiddleware.get_policy_parts
+        )
 
 
-@cache
-def _excludes_paths() -> bool:
-    return any((getattr(settings, name, None) or {}).get("EXCLUDE_URL_PREFIXES") for name in POLICY_SETTINGS)
+class _KeptHeaders:
+    """The headers of the settings in force, or None where they must be built per response. A
+    build that a setting change overtook is not kept (the generation tells)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._headers: tuple[tuple[str, str], ...] | None = None
+        self._per_response = False
+
+    def headers(self) -> tuple[tuple[str, str], ...] | None:
+        if self._headers is not None or self._per_response:
+            return self._headers
+        with self._lock:
+            generation = self._generation
+        per_response = _policies_vary()
+        headers = None if per_response else _build()
+        with self._lock:
+            if self._generation == generation:
+                self._headers, self._per_response = headers, per_response
+        return headers
+
+    def forget(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._headers, self._per_response = None, False
 
 
-@cache
-def _headers_from_settings() -> tuple[tuple[str, str], ...]:
-    """(header, value) pairs, as django-csp writes them on a response its views left alone: its own
-    ``process_response`` run once on a blank response."""
+_KEPT = _KeptHeaders()
+
+
+def _policies_vary() -> bool:
+    """Whether a policy setting excludes paths or holds a lazy value (either changes by request)."""
+    policies = [getattr(settings, name, None) or {} for name in POLICY_SETTINGS]
+    return any(policy.get("EXCLUDE_URL_PREFIXES") or _holds_lazy(policy.get("DIRECTIVES", {})) for policy in policies)
+
+
+def _holds_lazy(value: Any) -> bool:
+    if isinstance(value, Promise):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_lazy(item) for item in value.values())
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+        return any(_holds_lazy(item) for item in value)
+    return False
+
+
+def _build() -> tuple[tuple[str, str], ...]:
+    """(header, value) pairs as django-csp writes them on a response its views left alone: its own
+    ``process_response`` run on a blank response."""
     probe = HttpRequest()
     probe.path_info = "/"
     blank = CSPMiddleware(lambda request: HttpResponse()).process_response(probe, HttpResponse())
@@ -75,5 +120,4 @@ def _headers_from_settings() -> tuple[tuple[str, str], ...]:
 @receiver(setting_changed)
 def _forget_headers(*, setting: str, **kwargs: Any) -> None:
     if setting in POLICY_SETTINGS:
-        _headers_from_settings.cache_clear()
-        _excludes_paths.cache_clear()
+        _KEPT.forget()
