@@ -5,6 +5,7 @@ signed-in person gets), the same number of each, on each client's one connection
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -31,9 +32,15 @@ def test_each_page_is_loaded_by_its_kind_of_visitor_as_often_as_the_other(stack:
     signed_in_p50, anonymous_p50 = paired_page_views(stack, CLIENTS, VIEWS)
     assert signed_in_p50 > 0
     assert anonymous_p50 > 0
-    with log.open("rb") as lines:
-        lines.seek(before)
-        access = re.findall(rb'"(GET|POST) (/\S*) HTTP/1.1" (\d+)', lines.read())
+    # gunicorn writes a request's access line after its answer has reached the client.
+    deadline = time.monotonic() + 5
+    while True:
+        with log.open("rb") as lines:
+            lines.seek(before)
+            access = re.findall(rb'"(GET|POST) (/\S*) HTTP/1.1" (\d+)', lines.read())
+        if len(access) >= CLIENTS * (3 + 2 * VIEWS) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert access.count((b"GET", b"/profile/", b"200")) == CLIENTS * VIEWS
     # Per client: the sign-in's form, the anonymous jar's first view, then its VIEWS.
     assert access.count((b"GET", b"/login/", b"200")) == CLIENTS * (2 + VIEWS)
