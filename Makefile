@@ -5,17 +5,21 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# The virtualenv's interpreter: on Debian, Debian's python3.11, the one the image runs
+# (deploy/Dockerfile, UV_PYTHON=/usr/bin/python3), so the tests, the native stack and the
+# benchmarks run the build that is deployed; elsewhere python3 from PATH. Changing it remakes .venv.
+PYTHON ?= $(if $(IS_DEBIAN),/usr/bin/python3.11,python3)
 UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
 RUN_DIR := .run
 # Debian packages: slapd and its tools for the directory, headers to build python-ldap, HAProxy
-# (a real reverse proxy in front of gunicorn in the tests), and
-# on Debian its Chromium for the browser tests (elsewhere the suite uses Playwright's own).
+# (a real reverse proxy in front of gunicorn in the tests), and on Debian its python3.11 with venv
+# and headers (PYTHON) and its Chromium for the browser tests (elsewhere Playwright's own).
 APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev haproxy
-ifeq ($(shell . /etc/os-release 2>/dev/null && echo $$ID),debian)
-APT_PACKAGES += chromium
+IS_DEBIAN := $(filter debian,$(shell . /etc/os-release 2>/dev/null && echo $$ID))
+ifneq ($(IS_DEBIAN),)
+APT_PACKAGES += chromium python3.11 python3.11-venv python3.11-dev
 endif
 
 .PHONY: help
@@ -23,7 +27,19 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: deps
-deps: system-deps $(VENV)/.synced ## Install Debian packages (as root) and the Python environment
+deps: system-deps venv-interpreter $(VENV)/.synced ## Install Debian packages (as root) and the Python environment
+
+# A .venv made with another interpreter than PYTHON (an older checkout's, say) is made again.
+.PHONY: venv-interpreter
+venv-interpreter:
+	@if [ -x $(BIN)/python ]; then \
+	  wanted=$$($(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable))'); \
+	  made_with=$$($(BIN)/python -c 'import os, sys; print(os.path.realpath(sys._base_executable))'); \
+	  if [ "$$wanted" != "$$made_with" ]; then \
+	    echo "$(VENV) was made with $$made_with, not $$wanted ($(PYTHON)): making it again"; \
+	    rm -rf $(VENV); $(MAKE) --no-print-directory $(VENV)/.synced; \
+	  fi; \
+	fi
 
 # The scaled stack (`make up-scaled`, and its test in `make test`): PostgreSQL, Redis and HAProxy.
 SCALED_APT_PACKAGES := postgresql redis-server haproxy
