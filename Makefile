@@ -5,21 +5,23 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-# The virtualenv's interpreter: on Debian, Debian's python3.11, the one the image runs
+# The virtualenv's interpreter: on Debian, Debian's /usr/bin/python3, the one the image runs
 # (deploy/Dockerfile, UV_PYTHON=/usr/bin/python3), so the tests, the native stack and the
 # benchmarks run the build that is deployed; elsewhere python3 from PATH. Changing it remakes .venv.
-PYTHON ?= $(if $(IS_DEBIAN),/usr/bin/python3.11,python3)
+# Not exported: deploy/native.sh's own PYTHON is the virtualenv's interpreter.
+PYTHON ?= $(if $(IS_DEBIAN),/usr/bin/python3,python3)
+unexport PYTHON
 UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
 RUN_DIR := .run
 # Debian packages: slapd and its tools for the directory, headers to build python-ldap, HAProxy
-# (a real reverse proxy in front of gunicorn in the tests), and on Debian its python3.11 with venv
+# (a real reverse proxy in front of gunicorn in the tests), and on Debian its python3 with venv
 # and headers (PYTHON) and its Chromium for the browser tests (elsewhere Playwright's own).
 APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev haproxy
 IS_DEBIAN := $(filter debian,$(shell . /etc/os-release 2>/dev/null && echo $$ID))
 ifneq ($(IS_DEBIAN),)
-APT_PACKAGES += chromium python3.11 python3.11-venv python3.11-dev
+APT_PACKAGES += chromium python3 python3-venv python3-dev
 endif
 
 .PHONY: help
@@ -29,15 +31,16 @@ help: ## List the targets
 .PHONY: deps
 deps: system-deps venv-interpreter $(VENV)/.synced ## Install Debian packages (as root) and the Python environment
 
-# A .venv made with another interpreter than PYTHON (an older checkout's, say) is made again.
+# A .venv made with another interpreter than PYTHON (an older checkout's, say), or whose
+# interpreter is gone, is made again.
 .PHONY: venv-interpreter
 venv-interpreter:
-	@if [ -x $(BIN)/python ]; then \
+	@if [ -e $(BIN)/python ] || [ -L $(BIN)/python ]; then \
 	  wanted=$$($(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable))'); \
-	  made_with=$$($(BIN)/python -c 'import os, sys; print(os.path.realpath(sys._base_executable))'); \
+	  made_with=$$($(BIN)/python -c 'import os, sys; print(os.path.realpath(sys._base_executable))' 2>/dev/null || echo "an interpreter that is gone"); \
 	  if [ "$$wanted" != "$$made_with" ]; then \
 	    echo "$(VENV) was made with $$made_with, not $$wanted ($(PYTHON)): making it again"; \
-	    rm -rf $(VENV); $(MAKE) --no-print-directory $(VENV)/.synced; \
+	    rm -rf $(VENV); \
 	  fi; \
 	fi
 
