@@ -73,8 +73,9 @@ def profile(request: HttpRequest) -> HttpResponse:
     for target, field_name, attribute in ATTRIBUTE_MAP:
         source = user if target == USER else directory_profile
         rows.append((labels[field_name], getattr(source, field_name, "") or "", attribute))
-    # In UTC, as the page labels it, whatever the current time zone (TIME_ZONE, or one activated):
-    # the date filter would convert to that one, and costs 0.05 ms more per page than strftime.
+    # When the values last changed (a sign-in or ldap_sync writes the profile only then), in UTC
+    # as the page labels it, whatever the current time zone (TIME_ZONE, or one activated): the
+    # date filter would convert to that one, and costs 0.05 ms more per page than strftime.
     synced_at = f"{directory_profile.synced_at.astimezone(UTC):%Y-%m-%d %H:%M}" if directory_profile else ""
     context = {"rows": rows, "profile": directory_profile, "synced_at": synced_at}
     return render(request, "identity/profile.html", context)

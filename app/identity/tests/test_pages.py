@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client, override_settings
@@ -86,11 +86,23 @@ def test_profile_marks_empty_fields(client: Client) -> None:
 
 
 @override_settings(TIME_ZONE="Asia/Tokyo")
-def test_profile_says_when_the_entry_was_read_in_utc_as_it_labels_it(client: Client) -> None:
+def test_profile_says_when_its_values_last_changed_in_utc_as_it_labels_it(client: Client) -> None:
     sign_in_as(client, BY_UID["linus"])
     synced_at = DirectoryProfile.objects.get(user__username="linus").synced_at
     html = client.get("/profile/").content.decode()
-    assert f"read at your last sign-in ({synced_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" in html
+    assert f"these values last changed {synced_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in html
+
+
+def test_profile_does_not_call_a_time_before_an_unchanged_sign_in_that_sign_in(client: Client) -> None:
+    # A sign-in that finds the entry unchanged writes nothing (accounts.save): the time shown is
+    # when the values last changed, and the page says so, not "read at your last sign-in".
+    sign_in_as(client, BY_UID["linus"])
+    DirectoryProfile.objects.filter(user__username="linus").update(synced_at=datetime(2020, 1, 1, tzinfo=UTC))
+    client.logout()
+    sign_in_as(client, BY_UID["linus"])
+    html = client.get("/profile/").content.decode()
+    assert "these values last changed 2020-01-01 00:00 UTC" in html
+    assert "read at your last sign-in" not in html
 
 
 def test_sign_out_is_post_only_and_ends_the_session(client: Client) -> None:
