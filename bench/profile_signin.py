@@ -307,7 +307,7 @@ def profile(
         "get_user",
         lambda self, user_id: User.objects.filter(pk=user_id, is_active=True).first(),
     )
-    orm_session = lambda: override_settings(SESSION_ENGINE="django.contrib.sessions.backends.db")  # noqa: E731
+    orm_session = savings["Django's session store (create: SELECT, INSERT, UPDATE; reads by the ORM)"]
     compare(
         "page view: GET /profile/ signed in, against GET /login/ anonymous",
         {

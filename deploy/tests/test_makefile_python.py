@@ -10,13 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from devstack.native import REPO_DIR
+
 THIS_INTERPRETER = os.path.realpath(getattr(sys, "_base_executable", sys.executable))  # outside .venv
 
 
 def _venv_interpreter(folder: Path, python: str) -> subprocess.CompletedProcess[str]:
     """`make venv-interpreter` alone, in a folder holding a copy of the Makefile and a .venv."""
-    shutil.copy(REPO / "Makefile", folder / "Makefile")
+    shutil.copy(REPO_DIR / "Makefile", folder / "Makefile")
     return subprocess.run(
         ["make", "--no-print-directory", "venv-interpreter", f"PYTHON={python}"],
         cwd=folder,
@@ -80,11 +81,11 @@ def test_python_on_the_command_line_does_not_reach_the_stack(tmp_path: Path) -> 
             f"PYTHON={THIS_INTERPRETER}",
             f"RUN_DIR={run_dir}",
         ],
-        cwd=REPO,
+        cwd=REPO_DIR,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == str(REPO / ".venv")
+    assert result.stdout.strip().splitlines()[-1] == str(REPO_DIR / ".venv")
