@@ -89,9 +89,14 @@ start_directory() {
   [[ -n $SEED_LDIF_DIR ]] && seed=(--ldif-dir "$SEED_LDIF_DIR" --reset)
   nohup "$PYTHON" -m ldap_seed serve --state-dir "$RUN_DIR/ldap" --ldap-port "$LDAP_PORT" --ldaps-port "$LDAPS_PORT" \
     "${seed[@]}" >"$RUN_DIR/ldap.log" 2>&1 &
-  echo $! >"$LDAP_PID"
-  wait_for "the directory" 20 "grep -q 'directory ready' '$RUN_DIR/ldap.log' || ! alive '$LDAP_PID' 'ldap_seed serve'" "$RUN_DIR/ldap.log"
-  alive "$LDAP_PID" "ldap_seed serve" || fail "the directory did not start: $(tail -n 5 "$RUN_DIR/ldap.log")"
+  local pid=$!
+  echo "$pid" >"$LDAP_PID"
+  # Waited on by its pid, not by `alive`: until the child has exec'd, its command line is this
+  # script's, and `alive` would take a directory still starting for one that died. Only its own
+  # "directory ready" line (printed once the CA, the seed and slapd are all there) says ready.
+  local ready="grep -q 'directory ready' '$RUN_DIR/ldap.log'"
+  wait_for "the directory" 20 "$ready || ! kill -0 $pid 2>/dev/null" "$RUN_DIR/ldap.log"
+  eval "$ready" || fail "the directory did not start: $(tail -n 5 "$RUN_DIR/ldap.log")"
   say "directory ready on ldap://127.0.0.1:$LDAP_PORT (StartTLS) and ldaps://127.0.0.1:$LDAPS_PORT"
 }
 

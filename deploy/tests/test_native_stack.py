@@ -112,6 +112,59 @@ def test_down_stops_exactly_what_up_started(tmp_path: Path) -> None:
     assert native.down().stdout == ""  # a second down has nothing to stop
 
 
+# A stand-in for the virtualenv's python: `-m ldap_seed serve` first spends a while as a process
+# whose command line does not say "ldap_seed serve" (as between fork and exec), then either runs
+# the directory or, with DIRECTORY_FAILS set, says why it cannot and exits.
+SLOW_TO_EXEC = """#!/bin/bash
+if [[ $1 == -m && $2 == ldap_seed && -z ${HIDDEN_ARGS:-} ]]; then
+  HIDDEN_ARGS=$(printf '%q ' "$@")
+  export HIDDEN_ARGS
+  exec -a starting /bin/bash "$0"
+fi
+if [[ -n ${HIDDEN_ARGS:-} ]]; then
+  sleep 1.5
+  eval "set -- $HIDDEN_ARGS"
+  unset HIDDEN_ARGS
+  [[ -n ${DIRECTORY_FAILS:-} ]] && { echo "ldap_seed: $DIRECTORY_FAILS" >&2; exit 1; }
+fi
+exec PYTHON "$@"
+"""
+
+
+def slow_to_exec_python(folder: Path) -> Path:
+    wrapper = folder / "python"
+    wrapper.write_text(SLOW_TO_EXEC.replace("PYTHON", str(REPO_DIR / ".venv/bin/python")))
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_the_directory_is_ready_only_when_it_says_so(tmp_path: Path) -> None:
+    """The directory's process is not yet `ldap_seed serve` for a moment after it is started:
+    that moment must not pass for a directory that died (CI, 2026-11-29: migrate ran before the
+    directory had written its CA certificate, "LDAP_CA_CERT_FILE names ... which does not exist")."""
+    native = NativeStack(tmp_path / "run")
+    python = slow_to_exec_python(tmp_path)
+    try:
+        result = native.run("up", extra_env={"PYTHON": str(python)})
+        assert result.returncode == 0, result.stderr
+        assert "directory ready" in result.stdout
+        assert native.browser().request("GET", "/healthz").status == 200
+    finally:
+        native.down()
+    assert our_processes(native.run_dir) == []
+
+
+def test_a_directory_that_exits_at_start_is_reported_with_its_words(tmp_path: Path) -> None:
+    native = NativeStack(tmp_path / "run")
+    python = slow_to_exec_python(tmp_path)
+    result = native.run("up", extra_env={"PYTHON": str(python), "DIRECTORY_FAILS": "seed rejected: line 3"})
+    assert result.returncode == 1
+    assert "the directory did not start" in result.stderr
+    assert "ldap_seed: seed rejected: line 3" in result.stderr
+    assert "directory ready" not in result.stdout
+    assert our_processes(native.run_dir) == []
+
+
 def test_jumpcloud_mode_without_its_env_file_says_what_to_do(tmp_path: Path) -> None:
     result = NativeStack(tmp_path / "run").run(
         "up", "jumpcloud", extra_env={"JUMPCLOUD_ENV_FILE": str(tmp_path / "none.env")}
