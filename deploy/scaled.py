@@ -39,6 +39,10 @@ class StackError(RuntimeError):
     pass
 
 
+def _tail(log: Path, lines: int = 15) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+
 def _postgres_bin() -> Path:
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
     if not versions:
@@ -101,6 +105,8 @@ class ScaledStack:
         self.ports = ports or Ports()
         self.extra_env = app_env or {}
         self.as_root = os.geteuid() == 0
+        # What this object started, by name: a wait for one of them ends when it exits.
+        self._started: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- where things are ------------------------------------------------------------------------
 
@@ -180,16 +186,26 @@ class ScaledStack:
         )  # fmt: skip
         log.close()
         self._pid_file(name).write_text(str(process.pid))
+        self._started[name] = process
         return process
 
-    def _wait(self, what: str, ready: Callable[[], bool], seconds: float, log: Path) -> None:
+    def _wait(self, what: str, ready: Callable[[], bool], seconds: float, name: str) -> None:
+        """Until ``ready()``. Raises ``StackError`` with the last lines of ``name``'s log after
+        ``seconds``, or as soon as the process this object started as ``name`` has exited (a
+        replica whose app cannot load is not waited on for its whole minute)."""
+        log = self._log(name)
+        process = self._started.get(name)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if ready():
                 return
+            if process is not None and process.poll() is not None:
+                raise StackError(
+                    f"{what} exited before it was ready (exit code {process.returncode}); "
+                    f"last lines of {log}:\n{_tail(log)}"
+                )
             time.sleep(0.1)
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
-        raise StackError(f"{what} did not become ready within {seconds:.0f} s; last lines of {log}:\n{tail}")
+        raise StackError(f"{what} did not become ready within {seconds:.0f} s; last lines of {log}:\n{_tail(log)}")
 
     def _as_postgres(self, args: list[str]) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *args] if self.as_root else args
@@ -256,7 +272,7 @@ class ScaledStack:
         )
         config.chmod(0o600)
         self._spawn("redis", ["redis-server", str(config)])
-        self._wait("Redis", lambda: port_taken(self.ports.redis), 15, self._log("redis"))
+        self._wait("Redis", lambda: port_taken(self.ports.redis), 15, "redis")
 
     def start_directory(self) -> None:
         if self.running("ldap"):
@@ -268,7 +284,7 @@ class ScaledStack:
             [str(VENV_BIN / "python"), "-m", "ldap_seed", "serve", "--state-dir", str(self.state_dir / "ldap"),
              "--ldap-port", str(self.ports.ldap), "--ldaps-port", str(self.ports.ldaps)],
         )  # fmt: skip
-        self._wait("the directory", lambda: b"directory ready" in log.read_bytes()[offset:], 30, log)
+        self._wait("the directory", lambda: b"directory ready" in log.read_bytes()[offset:], 30, "ldap")
 
     def migrate(self) -> None:
         result = subprocess.run(
@@ -294,7 +310,7 @@ class ScaledStack:
         env = {**self.app_environment(), "GUNICORN_BIND": f"127.0.0.1:{self.ports.replicas[number - 1]}"}
         self._spawn(name, [str(VENV_BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py"], env)
         if wait:
-            self._wait(f"replica {number}", lambda: self.replica_healthy(number), 60, self._log(name))
+            self._wait(f"replica {number}", lambda: self.replica_healthy(number), 60, name)
 
     def kill_replica(self, number: int) -> None:
         """SIGKILL to the replica's whole process group (master and workers), as a node dying would."""
@@ -358,7 +374,7 @@ backend app
         if check.returncode:
             raise StackError(f"HAProxy refuses its configuration: {check.stdout} {check.stderr}")
         self._spawn("haproxy", ["haproxy", "-db", "-f", str(config)])
-        self._wait("HAProxy", lambda: self.haproxy_up_servers() == 3, 20, self._log("haproxy"))
+        self._wait("HAProxy", lambda: self.haproxy_up_servers() == 3, 20, "haproxy")
 
     def haproxy_stats(self) -> list[dict[str, str]]:
         """HAProxy's `show stat`: one dict per proxy line (its CSV columns: status, stot, wretr, wredis, ...)."""
@@ -405,7 +421,7 @@ backend app
             for number in (1, 2, 3):
                 self.start_replica(number, wait=False)
             for number in (1, 2, 3):
-                self._wait(f"replica {number}", lambda n=number: self.replica_healthy(n), 60, self._log(f"app{number}"))  # type: ignore[misc]
+                self._wait(f"replica {number}", lambda n=number: self.replica_healthy(n), 60, f"app{number}")  # type: ignore[misc]
             self.start_haproxy()
         except BaseException:
             self.down()  # nothing half-started outlives a failure

@@ -22,7 +22,7 @@ from identity.locks import advisory_key
 from identity.management.commands.ldap_sync import LOCK_NAME
 
 from bench.soak_scaled import replica_kill_run
-from deploy.scaled import VENV_BIN, Ports, ScaledStack, missing_programs
+from deploy.scaled import VENV_BIN, Ports, ScaledStack, StackError, missing_programs
 from devstack.browser import Browser, sign_ins_at_once
 from devstack.native import REPO_DIR
 from ldap_seed import group_dn, user_dn
@@ -256,3 +256,19 @@ def test_a_replica_killed_under_load_costs_no_client_an_error(stack: ScaledStack
     assert run.counts["sign-ins allowed"] > 0
     assert run.counts["served by app2 after restart"] > 0
     assert stack.running("app2")
+
+
+def test_a_replica_that_cannot_start_is_reported_when_it_exits(tmp_path: Path) -> None:
+    """Not after the minute a replica is given to become healthy: as soon as gunicorn gives up,
+    with its log's last lines. (No directory was started here, so its CA file is missing and
+    the app's settings refuse to load.)"""
+    scaled = ScaledStack(tmp_path / "stack", Ports.free())
+    scaled.state_dir.mkdir(parents=True)
+    try:
+        with pytest.raises(StackError) as refused:
+            scaled.start_replica(1)
+    finally:
+        scaled.down()
+    assert "replica 1 exited before it was ready (exit code 3)" in str(refused.value)
+    assert "LDAP_CA_CERT_FILE names" in str(refused.value)
+    assert not scaled.running("app1")
