@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.cpu import processes, tree_cpu_seconds
 from bench.tally import Tally
 from deploy.scaled import Ports, ScaledStack
 from devstack.browser import Browser
@@ -173,41 +174,9 @@ def replica_kill_run(
 
 # --- CPU per sign-in ------------------------------------------------------------------------------
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _processes() -> dict[int, tuple[int, int]]:
-    """Every process: pid -> (parent pid, CPU clock ticks of the process and of its children it has
-    reaped: utime + stime + cutime + cstime, proc(5))."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        table[int(entry.name)] = (int(fields[1]), sum(int(ticks) for ticks in fields[11:15]))
-    return table
-
-
-def tree_cpu_seconds(root: int, table: dict[int, tuple[int, int]]) -> float:
-    """CPU seconds used so far by ``root`` and all its descendants: the living ones' own, and the
-    exited ones' through their parent's reaped-children time (a gunicorn worker that exits after
-    GUNICORN_MAX_REQUESTS is reaped by the master; counting living processes alone lost its CPU)."""
-    children: dict[int, list[int]] = {}
-    for pid, (parent, _) in table.items():
-        children.setdefault(parent, []).append(pid)
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += table.get(pid, (0, 0))[1]
-        todo.extend(children.get(pid, []))
-    return total / TICKS
-
 
 def stack_cpu(stack: ScaledStack) -> dict[str, float]:
-    table = _processes()
+    table = processes()
     parts = {"replicas": ["app1", "app2", "app3"], "PostgreSQL": ["postgres"], "Redis": ["redis"],
              "HAProxy": ["haproxy"], "directory": ["ldap"]}  # fmt: skip
     result = {}

@@ -1,12 +1,13 @@
-"""The scaled soak's CPU per sign-in counts every process of a part of the stack, including the
-gunicorn workers that exited on the way (GUNICORN_MAX_REQUESTS) and were reaped by their master."""
+"""CPU per sign-in (make bench's loads, the scaled soak's parts of the stack) counts every process
+of a tree, including the gunicorn workers that exited on the way (GUNICORN_MAX_REQUESTS, a crash)
+and were reaped by their master."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from bench.soak_scaled import _processes, tree_cpu_seconds
+from bench.cpu import processes, tree_cpu_seconds
 
 BURN = 0.4  # CPU seconds the child spends before it exits
 PARENT = f"""
@@ -28,6 +29,6 @@ def test_the_cpu_of_an_exited_child_still_counts() -> None:
     try:
         assert parent.stdout is not None
         assert parent.stdout.readline().strip() == "reaped"
-        assert tree_cpu_seconds(parent.pid, _processes()) >= BURN * 0.9
+        assert tree_cpu_seconds(parent.pid, processes()) >= BURN * 0.9
     finally:
         parent.communicate("", timeout=10)
