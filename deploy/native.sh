@@ -10,9 +10,11 @@
 #
 # The app reads deploy/env/local.env (or jumpcloud.env), then what differs here: the directory's
 # address and CA, and the database, all under RUN_DIR. RUN_DIR, APP_PORT, LDAP_PORT and
-# LDAPS_PORT may be set to run a second stack beside the first (the browser tests do), and
-# JUMPCLOUD_ENV_FILE to use another env file than deploy/env/jumpcloud.env, and SEED_LDIF_DIR to
-# seed the directory afresh from another folder (python -m ldap_seed from-csv writes one).
+# LDAPS_PORT are set, all four, to run a second stack beside the first (the browser tests do): a
+# folder holds one stack, and an `up` or `down` with other ports than its stack's is refused.
+# JUMPCLOUD_ENV_FILE names another env file than deploy/env/jumpcloud.env, SEED_LDIF_DIR seeds the
+# directory afresh from another folder (python -m ldap_seed from-csv writes one), and START_SECONDS
+# (default 60) is how long the directory and the app each get to be ready.
 set -o errexit -o nounset -o pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,13 +25,29 @@ LDAPS_PORT=${LDAPS_PORT:-3636}
 PYTHON=${PYTHON:-.venv/bin/python}
 JUMPCLOUD_ENV_FILE=${JUMPCLOUD_ENV_FILE:-deploy/env/jumpcloud.env}
 SEED_LDIF_DIR=${SEED_LDIF_DIR:-}
+# How long the directory (seeding a large SEED_CSV takes a while) and the app each get to be ready.
+START_SECONDS=${START_SECONDS:-60}
 APP_URL=http://127.0.0.1:$APP_PORT
 LDAP_PID=$RUN_DIR/ldap.pid
 APP_PID=$RUN_DIR/app.pid
-APP_PATTERN="gunicorn --config deploy/gunicorn.conf.py"
+# The ports the stack in RUN_DIR was started on ("app ldap ldaps"): a later up or down with other
+# ports is meant for another stack, which needs a RUN_DIR of its own.
+PORTS_FILE=$RUN_DIR/ports
+# Our processes' command lines name this stack's folder: a pid in a stale file that now belongs to
+# another stack's directory or app is not ours.
+LDAP_PATTERN="ldap_seed serve --state-dir $RUN_DIR/ldap "
+APP_PATTERN="gunicorn --config deploy/gunicorn.conf.py --pid $APP_PID "
 mkdir -p "$RUN_DIR"
 
 say() { printf '%s\n' "$*"; }
+
+# One `up` or `down` of a stack at a time: a second waits for the first (then finds what it
+# started) instead of starting a second directory on the same folder. The lock is fd 9, which the
+# stack's processes do not inherit (9>&-), so it ends with this script.
+hold_the_stack_lock() {
+  exec 9>"$RUN_DIR/native.lock"
+  flock 9
+}
 fail() { printf 'native: %s\n' "$*" >&2; exit 1; }
 
 # A pid file names a live process of ours only if the process's command line still matches:
@@ -38,21 +56,50 @@ alive() {
   local pid_file=$1 pattern=$2 pid
   [[ -s $pid_file ]] || return 1
   pid=$(<"$pid_file")
-  [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern"
+  [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$pattern"
 }
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 healthy() { "$PYTHON" -c "import urllib.request as u; u.urlopen('$APP_URL/healthz', timeout=2)" 2>/dev/null; }
 
+# Until `check` passes (0), or 1 after `seconds`.
 wait_for() {
-  local what=$1 seconds=$2 check=$3 log=$4
+  local seconds=$1 check=$2
   for ((i = 0; i < seconds * 10; i++)); do
     if eval "$check"; then return 0; fi
     sleep 0.1
   done
-  fail "$what did not become ready within ${seconds}s; last lines of $log:
-$(tail -n 20 "$log")"
+  return 1
+}
+
+# SIGTERM, up to 15 s to exit, then SIGKILL.
+stop_pid() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Whether a stack already runs in RUN_DIR on ports other than these.
+other_ports() {
+  local app ldap ldaps
+  [[ -s $PORTS_FILE ]] || return 1
+  read -r app ldap ldaps <"$PORTS_FILE"
+  [[ "$app $ldap $ldaps" != "$APP_PORT $LDAP_PORT $LDAPS_PORT" ]] || return 1
+  alive "$APP_PID" "$APP_PATTERN" || alive "$LDAP_PID" "$LDAP_PATTERN" || return 1
+  say "$app $ldap $ldaps"
+}
+
+# Refuses (exit 1) when a stack already runs in RUN_DIR on other ports, saying `advice`.
+refuse_other_stack() {
+  local running app ldap ldaps
+  running=$(other_ports) || return 0
+  read -r app ldap ldaps <<<"$running"
+  fail "the stack in $RUN_DIR/ runs on ports $app, $ldap and $ldaps, not $APP_PORT, $LDAP_PORT and $LDAPS_PORT: $1"
 }
 
 load_env() {
@@ -77,7 +124,8 @@ load_env() {
 }
 
 start_directory() {
-  if alive "$LDAP_PID" "ldap_seed serve"; then
+  if alive "$LDAP_PID" "$LDAP_PATTERN"; then
+    wait_directory "$(<"$LDAP_PID")"  # an earlier `up`'s, which may still be starting
     say "directory already running (pid $(<"$LDAP_PID"))"
     return
   fi
@@ -87,17 +135,27 @@ start_directory() {
   local seed=()
   # Another seed (make up SEED_CSV=...): the directory starts afresh from it.
   [[ -n $SEED_LDIF_DIR ]] && seed=(--ldif-dir "$SEED_LDIF_DIR" --reset)
+  # Emptied here, before the directory starts: an earlier run's "directory ready" must not count.
+  : >"$RUN_DIR/ldap.log"
   nohup "$PYTHON" -m ldap_seed serve --state-dir "$RUN_DIR/ldap" --ldap-port "$LDAP_PORT" --ldaps-port "$LDAPS_PORT" \
-    "${seed[@]}" >"$RUN_DIR/ldap.log" 2>&1 &
+    "${seed[@]}" >>"$RUN_DIR/ldap.log" 2>&1 9>&- &
   local pid=$!
   echo "$pid" >"$LDAP_PID"
-  # Waited on by its pid, not by `alive`: until the child has exec'd, its command line is this
-  # script's, and `alive` would take a directory still starting for one that died. Only its own
-  # "directory ready" line (printed once the CA, the seed and slapd are all there) says ready.
-  local ready="grep -q 'directory ready' '$RUN_DIR/ldap.log'"
-  wait_for "the directory" 20 "$ready || ! kill -0 $pid 2>/dev/null" "$RUN_DIR/ldap.log"
-  eval "$ready" || fail "the directory did not start: $(tail -n 5 "$RUN_DIR/ldap.log")"
+  wait_directory "$pid"
   say "directory ready on ldap://127.0.0.1:$LDAP_PORT (StartTLS) and ldaps://127.0.0.1:$LDAPS_PORT"
+}
+
+# Until the directory's own "directory ready" line, printed once its CA, its seed and slapd are all
+# there. Waited on by its pid, not by `alive`: until the child has exec'd, its command line is this
+# script's, and `alive` would take a directory still starting for one that died. One that exits, or
+# is not ready within START_SECONDS, is stopped (nothing half-started outlives a failed `up`) and reported.
+wait_directory() {
+  local pid=$1 ready="grep -qs 'directory ready' '$RUN_DIR/ldap.log'"
+  if wait_for "$START_SECONDS" "$ready || ! kill -0 $pid 2>/dev/null" && eval "$ready"; then return; fi
+  stop_pid "$pid"
+  rm -f "$LDAP_PID"
+  fail "the directory did not start (or not within $START_SECONDS s); last lines of $RUN_DIR/ldap.log:
+$(tail -n 20 "$RUN_DIR/ldap.log")"
 }
 
 start_app() {
@@ -108,18 +166,24 @@ start_app() {
   port_taken "$APP_PORT" && fail "port $APP_PORT is already in use: stop what holds it, then run make up again"
   "$PYTHON" app/manage.py migrate --noinput >"$RUN_DIR/migrate.log" 2>&1 ||
     fail "migrations failed: $(tail -n 5 "$RUN_DIR/migrate.log")"
-  nohup .venv/bin/gunicorn --config deploy/gunicorn.conf.py --pid "$APP_PID" >"$RUN_DIR/app.log" 2>&1 &
+  nohup .venv/bin/gunicorn --config deploy/gunicorn.conf.py --pid "$APP_PID" >"$RUN_DIR/app.log" 2>&1 9>&- &
   local pid=$!
-  wait_for "the app" 20 "healthy || ! kill -0 $pid 2>/dev/null" "$RUN_DIR/app.log"
-  healthy || fail "the app did not start; last lines of $RUN_DIR/app.log:
+  if ! wait_for "$START_SECONDS" "healthy || ! kill -0 $pid 2>/dev/null" || ! healthy; then
+    stop_pid "$pid"
+    fail "the app did not start (or not within $START_SECONDS s); last lines of $RUN_DIR/app.log:
 $(tail -n 20 "$RUN_DIR/app.log")"
+  fi
   say "app ready on $APP_URL"
 }
 
 up() {
   local directory=${1:-local}
+  hold_the_stack_lock
   say "No Docker engine answers: starting the native stack (pids and logs in $RUN_DIR/)."
   load_env "$directory"
+  refuse_other_stack "a second stack needs its own RUN_DIR as well as its own ports \
+(make up RUN_DIR=.run-$APP_PORT APP_PORT=$APP_PORT LDAP_PORT=$LDAP_PORT LDAPS_PORT=$LDAPS_PORT)."
+  echo "$APP_PORT $LDAP_PORT $LDAPS_PORT" >"$PORTS_FILE"
   # A taken app port is found before anything starts, so a failed `up` leaves nothing running.
   if ! alive "$APP_PID" "$APP_PATTERN" && port_taken "$APP_PORT"; then
     fail "port $APP_PORT is already in use: stop what holds it, then run make up again"
@@ -129,29 +193,24 @@ up() {
 }
 
 stop() {
-  local name=$1 pid_file=$2 pattern=$3 pid
-  if ! alive "$pid_file" "$pattern"; then
-    rm -f "$pid_file"
-    return
+  local name=$1 pid_file=$2 pattern=$3
+  if alive "$pid_file" "$pattern"; then
+    stop_pid "$(<"$pid_file")"
+    say "$name stopped"
   fi
-  pid=$(<"$pid_file")
-  kill -TERM "$pid"
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
   rm -f "$pid_file"
-  say "$name stopped"
 }
 
 down() {
+  hold_the_stack_lock
+  refuse_other_stack "stop it with the ports it was started with (or none, for the defaults)."
   stop app "$APP_PID" "$APP_PATTERN"
-  stop directory "$LDAP_PID" "ldap_seed serve"
+  stop directory "$LDAP_PID" "$LDAP_PATTERN"
+  rm -f "$PORTS_FILE"
 }
 
 ps_() {
-  for entry in "app:$APP_PID:$APP_PATTERN" "directory:$LDAP_PID:ldap_seed serve"; do
+  for entry in "app:$APP_PID:$APP_PATTERN" "directory:$LDAP_PID:$LDAP_PATTERN"; do
     IFS=: read -r name pid_file pattern <<<"$entry"
     if alive "$pid_file" "$pattern"; then say "$name: running (pid $(<"$pid_file"))"; else say "$name: stopped"; fi
   done

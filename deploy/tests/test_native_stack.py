@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -112,9 +116,10 @@ def test_down_stops_exactly_what_up_started(tmp_path: Path) -> None:
     assert native.down().stdout == ""  # a second down has nothing to stop
 
 
-# A stand-in for the virtualenv's python: `-m ldap_seed serve` first spends a while as a process
-# whose command line does not say "ldap_seed serve" (as between fork and exec), then either runs
-# the directory or, with DIRECTORY_FAILS set, says why it cannot and exits.
+# A stand-in for the virtualenv's python: `-m ldap_seed serve` first spends 1.5 s as a process
+# whose command line does not say "ldap_seed serve" (as between fork and exec, made long), then
+# runs the directory; or, with DIRECTORY_FAILS set, says why it cannot and exits; or, with
+# DIRECTORY_HANGS set, never gets ready.
 SLOW_TO_EXEC = """#!/bin/bash
 if [[ $1 == -m && $2 == ldap_seed && -z ${HIDDEN_ARGS:-} ]]; then
   HIDDEN_ARGS=$(printf '%q ' "$@")
@@ -126,6 +131,7 @@ if [[ -n ${HIDDEN_ARGS:-} ]]; then
   eval "set -- $HIDDEN_ARGS"
   unset HIDDEN_ARGS
   [[ -n ${DIRECTORY_FAILS:-} ]] && { echo "ldap_seed: $DIRECTORY_FAILS" >&2; exit 1; }
+  [[ -n ${DIRECTORY_HANGS:-} ]] && exec -a "still starting $*" sleep 600
 fi
 exec PYTHON "$@"
 """
@@ -136,6 +142,16 @@ def slow_to_exec_python(folder: Path) -> Path:
     wrapper.write_text(SLOW_TO_EXEC.replace("PYTHON", str(REPO_DIR / ".venv/bin/python")))
     wrapper.chmod(0o755)
     return wrapper
+
+
+def stop_what_is_left(native: NativeStack) -> None:
+    """down, then SIGKILL to anything still running with the stack's folder on its command line
+    (a stand-in that hid its command line from `down`, when the script under test is wrong)."""
+    native.down()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if str(native.run_dir) in cmdline.read_bytes().decode(errors="replace"):
+                os.kill(int(cmdline.parent.name), signal.SIGKILL)
 
 
 def test_the_directory_is_ready_only_when_it_says_so(tmp_path: Path) -> None:
@@ -150,19 +166,99 @@ def test_the_directory_is_ready_only_when_it_says_so(tmp_path: Path) -> None:
         assert "directory ready" in result.stdout
         assert native.browser().request("GET", "/healthz").status == 200
     finally:
-        native.down()
+        stop_what_is_left(native)
     assert our_processes(native.run_dir) == []
+
+
+def test_an_earlier_runs_ready_line_does_not_count(tmp_path: Path) -> None:
+    """`make down`, then `make up` in the same folder: the log still says "directory ready" from
+    the last run until the new directory writes its own."""
+    native = NativeStack(tmp_path / "run")
+    native.run_dir.mkdir(parents=True)
+    (native.run_dir / "ldap.log").write_text("ldap_seed: directory ready on ldap://127.0.0.1:1 (StartTLS)\n")
+    python = slow_to_exec_python(tmp_path)
+    try:
+        result = native.run("up", extra_env={"PYTHON": str(python)})
+        assert result.returncode == 0, result.stderr
+        assert native.browser().request("GET", "/healthz").status == 200
+    finally:
+        stop_what_is_left(native)
+
+
+def test_a_second_up_while_the_first_is_still_starting_waits_for_it(tmp_path: Path) -> None:
+    native = NativeStack(tmp_path / "run")
+    python = slow_to_exec_python(tmp_path)
+    env = {**os.environ, "RUN_DIR": str(native.run_dir), "APP_PORT": str(native.app_port),
+           "LDAP_PORT": str(native.ldap_port), "LDAPS_PORT": str(native.ldaps_port), "PYTHON": str(python)}  # fmt: skip
+    first = subprocess.Popen([str(REPO_DIR / "deploy/native.sh"), "up"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not (native.run_dir / "ldap.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = native.run("up", extra_env={"PYTHON": str(python)})
+        first_out, _ = first.communicate(timeout=60)
+        assert "directory already running" in second.stdout
+        assert 0 in (first.returncode, second.returncode), (first_out, second.stdout, second.stderr)
+        assert "migrations failed" not in second.stderr
+        assert native.browser().request("GET", "/healthz").status == 200
+    finally:
+        first.kill()
+        stop_what_is_left(native)
 
 
 def test_a_directory_that_exits_at_start_is_reported_with_its_words(tmp_path: Path) -> None:
     native = NativeStack(tmp_path / "run")
     python = slow_to_exec_python(tmp_path)
-    result = native.run("up", extra_env={"PYTHON": str(python), "DIRECTORY_FAILS": "seed rejected: line 3"})
+    try:
+        result = native.run("up", extra_env={"PYTHON": str(python), "DIRECTORY_FAILS": "seed rejected: line 3"})
+    finally:
+        stop_what_is_left(native)
     assert result.returncode == 1
     assert "the directory did not start" in result.stderr
     assert "ldap_seed: seed rejected: line 3" in result.stderr
     assert "directory ready" not in result.stdout
-    assert our_processes(native.run_dir) == []
+
+
+def test_a_directory_never_ready_is_stopped_and_reported(tmp_path: Path) -> None:
+    native = NativeStack(tmp_path / "run")
+    python = slow_to_exec_python(tmp_path)
+    try:
+        result = native.run("up", extra_env={"PYTHON": str(python), "DIRECTORY_HANGS": "1", "START_SECONDS": "4"})
+        # Stopped by the failed up ("still starting -m ldap_seed serve ..."), not left for the
+        # next up to find "already running".
+        left = our_processes(native.run_dir)
+    finally:
+        stop_what_is_left(native)
+    assert result.returncode == 1
+    assert "the directory did not start (or not within 4 s)" in result.stderr
+    assert left == []
+
+
+def test_stale_pid_files_naming_another_stacks_processes_are_not_ours(stack: NativeStack, tmp_path: Path) -> None:
+    """A stack's pid files outlive a crash; the pids may then belong to another stack's directory
+    and app. Neither `ps` nor `down` of the first stack may take them for its own."""
+    other = NativeStack(tmp_path / "run")
+    other.run_dir.mkdir(parents=True)
+    for name in ("app.pid", "ldap.pid"):
+        (other.run_dir / name).write_text((stack.run_dir / name).read_text())
+    assert other.run("ps").stdout.split("\n")[:2] == ["app: stopped", "directory: stopped"]
+    result = other.run("down")
+    assert result.returncode == 0, result.stderr
+    assert "stopped" not in result.stdout
+    assert stack.browser().request("GET", "/healthz").status == 200
+    assert stack.browser().sign_in(BY_UID["ada"].uid, BY_UID["ada"].password).status == 302
+
+
+def test_a_second_stack_in_the_same_folder_is_refused(stack: NativeStack) -> None:
+    """Other ports, the same RUN_DIR: its `up` would find the first stack and say "Open" a URL where
+    nothing answers, and its `down` would stop the first stack."""
+    second = NativeStack(stack.run_dir)
+    for command in ("up", "down"):
+        result = second.run(command)
+        assert result.returncode == 1, (command, result.stdout)
+        assert f"the stack in {stack.run_dir}/ runs on ports {stack.app_port}, {stack.ldap_port}" in result.stderr
+    assert "needs its own RUN_DIR as well as its own ports" in second.run("up").stderr
+    assert stack.browser().request("GET", "/healthz").status == 200
 
 
 def test_jumpcloud_mode_without_its_env_file_says_what_to_do(tmp_path: Path) -> None:
