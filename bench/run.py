@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -435,11 +436,15 @@ def compile_bytecode(root: Path) -> None:
 
 
 def checkout(ref: str, target: Path) -> Path:
-    """The files of ``ref`` in ``target`` (no change to this repository), with this .venv linked in."""
+    """The files of ``ref`` in ``target`` (no change to this repository), with this .venv linked in,
+    and this checkout's deploy/native.sh: it is the harness that starts and stops the stack, not
+    the code measured, and ``ref``'s could run migrate before its directory had made its CA (a
+    start race fixed since)."""
     target.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(REPO_DIR), "archive", ref], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     (target / ".venv").symlink_to(REPO_DIR / ".venv")
+    shutil.copy2(REPO_DIR / "deploy/native.sh", target / "deploy/native.sh")
     compile_bytecode(target)
     return target
 
