@@ -165,15 +165,20 @@ class ScaledStack:
     # -- processes -------------------------------------------------------------------------------
 
     def _pid(self, name: str) -> int | None:
+        """The pid of the process this stack started as ``name``, if it still runs. A pid file holds
+        the pid and the process's start time (proc(5), field 22): after a crash or a reboot the pid
+        may name another process, which is not ours and is never stopped as ours."""
         path = self._pid_file(name)
         if not path.exists():
             return None
-        pid = int(path.read_text().split()[0])
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        pid, *started = path.read_text().split()
+        found = _process_start(int(pid))
+        if found is None or started != [found]:  # gone, or another process (a file without a time: unknown)
             return None
-        return pid
+        return int(pid)
+
+    def _write_pid(self, name: str, pid: int) -> None:
+        self._pid_file(name).write_text(f"{pid} {_process_start(pid)}")
 
     def running(self, name: str) -> bool:
         return self._pid(name) is not None
@@ -185,7 +190,7 @@ class ScaledStack:
             start_new_session=True,
         )  # fmt: skip
         log.close()
-        self._pid_file(name).write_text(str(process.pid))
+        self._write_pid(name, process.pid)
         self._started[name] = process
         return process
 
@@ -240,7 +245,7 @@ class ScaledStack:
         )  # fmt: skip
         if result.returncode:
             raise StackError(f"PostgreSQL did not start: {result.stdout.strip()} {result.stderr.strip()}")
-        (self._pid_file("postgres")).write_text((data / "postmaster.pid").read_text().split()[0])
+        self._write_pid("postgres", int((data / "postmaster.pid").read_text().split()[0]))
         self._create_database()
 
     def _create_database(self) -> None:
@@ -450,6 +455,16 @@ backend app
 
     def status(self) -> dict[str, bool]:
         return {name: self.running(name) for name in ("postgres", "redis", "ldap", "app1", "app2", "app3", "haproxy")}
+
+
+def _process_start(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks after boot, proc(5) field 22), or None when no such process
+    runs (a zombie, exited and not yet waited for, does not run)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
 
 
 def _alive(pid: int) -> bool:

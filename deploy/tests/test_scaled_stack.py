@@ -272,3 +272,32 @@ def test_a_replica_that_cannot_start_is_reported_when_it_exits(tmp_path: Path) -
     assert "replica 1 exited before it was ready (exit code 3)" in str(refused.value)
     assert "LDAP_CA_CERT_FILE names" in str(refused.value)
     assert not scaled.running("app1")
+
+
+def test_a_pid_file_naming_another_process_is_not_ours(tmp_path: Path) -> None:
+    """After a crash or a reboot a stack's pid file may name a pid that now belongs to another
+    process: `down` must not stop it, and `up` must not take it for a running part."""
+    scaled = ScaledStack(tmp_path / "stack", Ports.free())
+    scaled.state_dir.mkdir(parents=True)
+    bystander = subprocess.Popen(["sleep", "600"])
+    try:
+        for name in ("ldap", "redis", "app1"):
+            (scaled.state_dir / f"{name}.pid").write_text(f"{bystander.pid} 1")  # started at another time
+        (scaled.state_dir / "haproxy.pid").write_text(str(bystander.pid))  # no time: not known to be ours
+        assert scaled.status() == dict.fromkeys(scaled.status(), False)
+        assert scaled.down() == []
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_zombie_is_not_running(tmp_path: Path) -> None:
+    scaled = ScaledStack(tmp_path / "stack", Ports.free())
+    scaled.state_dir.mkdir(parents=True)
+    scaled._spawn("redis", ["true"])
+    deadline = time.monotonic() + 5
+    while scaled.running("redis") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not scaled.running("redis")  # exited, not yet waited for
+    scaled._started["redis"].wait()
