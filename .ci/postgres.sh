@@ -13,7 +13,13 @@ if ! command -v pg_lsclusters >/dev/null; then
 fi
 read -r version cluster port status _ < <(pg_lsclusters --no-header | head -n 1)
 [[ $status == online ]] || pg_ctlcluster "$version" "$cluster" start >&2
-for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 0.2; done
+ready=
+for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p "$port" && { ready=yes; break; }; sleep 0.2; done
+if [[ -z $ready ]]; then
+  echo "PostgreSQL $version/$cluster is not accepting connections on 127.0.0.1:$port after 10 s:" >&2
+  tail -n 20 "/var/log/postgresql/postgresql-$version-$cluster.log" >&2 || true
+  exit 1
+fi
 su postgres -c "psql -q -p $port" >/dev/null <<SQL
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE') THEN

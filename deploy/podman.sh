@@ -126,7 +126,9 @@ wait_healthy() {
       podman healthcheck run "$name" >/dev/null 2>&1 && continue
       pending+=("$name")
       # A container that exited, or keeps being restarted, will not get healthy: say so now.
-      if [[ $(podman inspect --format '{{.State.Status}} {{.RestartCount}}' "$name") =~ ^exited|\ [3-9]$ ]]; then
+      local state restarts
+      read -r state restarts < <(podman inspect --format '{{.State.Status}} {{.RestartCount}}' "$name")
+      if [[ $state =~ ^(exited|stopped|dead)$ ]] || ((restarts >= 3)); then
         printf '%s stopped; its last log lines:\n' "$name" >&2
         podman logs --tail 30 "$name" >&2 || true
         exit 1
@@ -144,22 +146,37 @@ wait_healthy() {
   done
 }
 
+api_running() {
+  local pid_file=$1 command=$2 pid
+  [[ -s $pid_file ]] || return 1
+  pid=$(<"$pid_file")
+  [[ -r /proc/$pid/cmdline ]] && [[ $(tr '\0' ' ' <"/proc/$pid/cmdline") == "$command " ]]
+}
+
 # The Docker-compatible API, for clients that speak Docker's (testcontainers):
 # DOCKER_HOST=unix://$STATE_DIR/podman.sock.
 api() {
   mkdir -p "$STATE_DIR"
-  local sock=$STATE_DIR/podman.sock pid_file=$STATE_DIR/api.pid
+  local sock=$STATE_DIR/podman.sock pid_file=$STATE_DIR/api.pid pid
+  # The pid file's process is ours only while its command line is this service on this socket: a
+  # pid reused after a crash or a reboot is someone else's, never stopped as ours.
+  local command="podman system service --time 0 unix://$PWD/$sock"
   case $1 in
     start)
-      if [[ -s $pid_file ]] && kill -0 "$(<"$pid_file")" 2>/dev/null; then return; fi
+      if api_running "$pid_file" "$command"; then return; fi
       rm -f "$sock"
       nohup podman system service --time 0 "unix://$PWD/$sock" >"$STATE_DIR/api.log" 2>&1 &
-      echo $! >"$pid_file"
-      for ((i = 0; i < 100; i++)); do [[ -S $sock ]] && return; sleep 0.1; done
+      pid=$!
+      echo "$pid" >"$pid_file"
+      for ((i = 0; i < 100; i++)); do
+        [[ -S $sock ]] && return
+        kill -0 "$pid" 2>/dev/null || break  # exited: no point waiting out the 10 s
+        sleep 0.1
+      done
       fail "the podman API did not start: $(tail -n 5 "$STATE_DIR/api.log")"
       ;;
     stop)
-      if [[ -s $pid_file ]] && kill -0 "$(<"$pid_file")" 2>/dev/null; then kill "$(<"$pid_file")"; fi
+      if api_running "$pid_file" "$command"; then kill "$(<"$pid_file")"; fi
       rm -f "$pid_file" "$sock"
       ;;
     *) fail "usage: $0 api start|stop" ;;
