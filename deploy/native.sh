@@ -40,6 +40,7 @@ APP_PATTERN="gunicorn --config deploy/gunicorn.conf.py --pid $APP_PID "
 mkdir -p "$RUN_DIR"
 
 say() { printf '%s\n' "$*"; }
+fail() { printf 'native: %s\n' "$*" >&2; exit 1; }
 
 # One `up` or `down` of a stack at a time: a second waits for the first (then finds what it
 # started) instead of starting a second directory on the same folder. The lock is fd 9, which the
@@ -48,7 +49,6 @@ hold_the_stack_lock() {
   exec 9>"$RUN_DIR/native.lock"
   flock 9
 }
-fail() { printf 'native: %s\n' "$*" >&2; exit 1; }
 
 # A pid file names a live process of ours only if the process's command line still matches:
 # a stale file must never make `down` kill whatever reused the pid.
