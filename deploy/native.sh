@@ -18,7 +18,13 @@
 set -o errexit -o nounset -o pipefail
 
 cd "$(dirname "$0")/.."
-RUN_DIR=${RUN_DIR:-.run}
+# Absolute from here on: the processes' command lines name it, so `./.run`, `.run/` and the full
+# path are one stack, and two checkouts' `.run` are two. (slapd's config cannot hold a space.)
+RUN_DIR=$(realpath -m -- "${RUN_DIR:-.run}")
+if [[ $RUN_DIR == *[[:space:]]* ]]; then
+  printf 'native: RUN_DIR must not contain white space (slapd cannot use such a folder): %s\n' "$RUN_DIR" >&2
+  exit 1
+fi
 APP_PORT=${APP_PORT:-8000}
 LDAP_PORT=${LDAP_PORT:-3389}
 LDAPS_PORT=${LDAPS_PORT:-3636}
@@ -63,25 +69,27 @@ port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 healthy() { "$PYTHON" -c "import urllib.request as u; u.urlopen('$APP_URL/healthz', timeout=2)" 2>/dev/null; }
 
-# Until `check` passes (0), or 1 after `seconds`.
+# Until `check` passes (0), or 1 after `seconds` (of the clock, however long each check takes).
 wait_for() {
-  local seconds=$1 check=$2
-  for ((i = 0; i < seconds * 10; i++)); do
-    if eval "$check"; then return 0; fi
+  local deadline=$((SECONDS + $1)) check=$2
+  until eval "$check"; do
+    ((SECONDS < deadline)) || return 1
     sleep 0.1
   done
-  return 1
 }
 
-# SIGTERM, up to 15 s to exit, then SIGKILL.
+# SIGTERM, up to 15 s to exit, then SIGKILL. With `group`, to the process group `pid` leads, if it
+# leads one (the directory, started with setsid: ldap_seed and its slapd, which must not outlive it;
+# one started before setsid was used leads none, and gets the signals alone).
 stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
+  local pid=$1 target=$1
+  if [[ ${2:-} == group ]] && kill -0 -- "-$pid" 2>/dev/null; then target=-$pid; fi
+  kill -TERM -- "$target" 2>/dev/null || return 0
   for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    kill -0 -- "$target" 2>/dev/null || return 0
     sleep 0.1
   done
-  kill -KILL "$pid" 2>/dev/null || true
+  kill -KILL -- "$target" 2>/dev/null || true
 }
 
 # Whether a stack already runs in RUN_DIR on ports other than these.
@@ -125,6 +133,8 @@ load_env() {
 
 start_directory() {
   if alive "$LDAP_PID" "$LDAP_PATTERN"; then
+    [[ -z $SEED_LDIF_DIR ]] ||
+      fail "the directory is running (pid $(<"$LDAP_PID")): make down first, then make up SEED_CSV=... seeds it afresh"
     wait_directory "$(<"$LDAP_PID")"  # an earlier `up`'s, which may still be starting
     say "directory already running (pid $(<"$LDAP_PID"))"
     return
@@ -137,10 +147,12 @@ start_directory() {
   [[ -n $SEED_LDIF_DIR ]] && seed=(--ldif-dir "$SEED_LDIF_DIR" --reset)
   # Emptied here, before the directory starts: an earlier run's "directory ready" must not count.
   : >"$RUN_DIR/ldap.log"
-  nohup "$PYTHON" -m ldap_seed serve --state-dir "$RUN_DIR/ldap" --ldap-port "$LDAP_PORT" --ldaps-port "$LDAPS_PORT" \
-    "${seed[@]}" >>"$RUN_DIR/ldap.log" 2>&1 9>&- &
+  # A process group of its own (setsid), so that ldap_seed and its slapd are stopped together.
+  setsid nohup "$PYTHON" -m ldap_seed serve --state-dir "$RUN_DIR/ldap" --ldap-port "$LDAP_PORT" \
+    --ldaps-port "$LDAPS_PORT" "${seed[@]}" >>"$RUN_DIR/ldap.log" 2>&1 9>&- &
   local pid=$!
   echo "$pid" >"$LDAP_PID"
+  STARTED_HERE+=("$pid")
   wait_directory "$pid"
   say "directory ready on ldap://127.0.0.1:$LDAP_PORT (StartTLS) and ldaps://127.0.0.1:$LDAPS_PORT"
 }
@@ -151,8 +163,9 @@ start_directory() {
 # is not ready within START_SECONDS, is stopped (nothing half-started outlives a failed `up`) and reported.
 wait_directory() {
   local pid=$1 ready="grep -qs 'directory ready' '$RUN_DIR/ldap.log'"
-  if wait_for "$START_SECONDS" "$ready || ! kill -0 $pid 2>/dev/null" && eval "$ready"; then return; fi
-  stop_pid "$pid"
+  wait_for "$START_SECONDS" "$ready || ! kill -0 $pid 2>/dev/null" || true
+  if eval "$ready"; then return; fi
+  stop_pid "$pid" group
   rm -f "$LDAP_PID"
   fail "the directory did not start (or not within $START_SECONDS s); last lines of $RUN_DIR/ldap.log:
 $(tail -n 20 "$RUN_DIR/ldap.log")"
@@ -164,11 +177,14 @@ start_app() {
     return
   fi
   port_taken "$APP_PORT" && fail "port $APP_PORT is already in use: stop what holds it, then run make up again"
+  rm -f "$APP_PID"  # not ours (alive said so): gunicorn would refuse to start beside a pid file naming a live process
   "$PYTHON" app/manage.py migrate --noinput >"$RUN_DIR/migrate.log" 2>&1 ||
     fail "migrations failed: $(tail -n 5 "$RUN_DIR/migrate.log")"
   nohup .venv/bin/gunicorn --config deploy/gunicorn.conf.py --pid "$APP_PID" >"$RUN_DIR/app.log" 2>&1 9>&- &
   local pid=$!
-  if ! wait_for "$START_SECONDS" "healthy || ! kill -0 $pid 2>/dev/null" || ! healthy; then
+  STARTED_HERE+=("$pid")
+  wait_for "$START_SECONDS" "healthy || ! kill -0 $pid 2>/dev/null" || true
+  if ! healthy; then
     stop_pid "$pid"
     fail "the app did not start (or not within $START_SECONDS s); last lines of $RUN_DIR/app.log:
 $(tail -n 20 "$RUN_DIR/app.log")"
@@ -176,9 +192,19 @@ $(tail -n 20 "$RUN_DIR/app.log")"
   say "app ready on $APP_URL"
 }
 
+# What this `up` started: stopped again if the `up` fails, so a failed `up` leaves nothing running.
+STARTED_HERE=()
+stop_what_this_up_started() {
+  local status=$?
+  ((status != 0)) || return 0
+  for pid in "${STARTED_HERE[@]}"; do stop_pid "$pid" group; done
+  return "$status"
+}
+
 up() {
   local directory=${1:-local}
   hold_the_stack_lock
+  trap stop_what_this_up_started EXIT
   say "No Docker engine answers: starting the native stack (pids and logs in $RUN_DIR/)."
   load_env "$directory"
   refuse_other_stack "a second stack needs its own RUN_DIR as well as its own ports \
@@ -195,7 +221,7 @@ up() {
 stop() {
   local name=$1 pid_file=$2 pattern=$3
   if alive "$pid_file" "$pattern"; then
-    stop_pid "$(<"$pid_file")"
+    stop_pid "$(<"$pid_file")" group
     say "$name stopped"
   fi
   rm -f "$pid_file"

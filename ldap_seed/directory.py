@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -392,6 +393,11 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
             self._start_slapd()
             return
         self._cleanup_rundir()
+        # Not seeded but not empty: a start that was stopped half-way (Ctrl-C, a timeout) left a
+        # config and a database that slapadd would refuse to add to. They are made afresh; the
+        # certificates are kept.
+        for half_made in (Path(self._slapd_conf), Path(self._db_directory)):
+            shutil.rmtree(half_made, ignore_errors=True)
         self.setup_rundir()
         ensure_certificates(self.tls_dir)
         self._write_config()

@@ -284,3 +284,58 @@ def test_concurrent_sign_ins_never_lock_sqlite(stack: NativeStack) -> None:
     log = (stack.run_dir / "app.log").read_text()
     assert "database is locked" not in log
     assert '" 500 ' not in log
+
+
+def test_another_spelling_of_the_folder_is_the_same_stack(stack: NativeStack) -> None:
+    """`make down RUN_DIR=/full/path` for a stack started as `RUN_DIR=.run-x` (or `./x`, `x/`)."""
+    spelled = os.path.relpath(stack.run_dir, REPO_DIR) + "/./"
+    same = NativeStack(Path(spelled), stack.app_port, stack.ldap_port, stack.ldaps_port)
+    assert same.run("ps").stdout.split("\n")[:2] == [
+        f"app: running (pid {(stack.run_dir / 'app.pid').read_text().strip()})",
+        f"directory: running (pid {(stack.run_dir / 'ldap.pid').read_text().strip()})",
+    ]
+
+
+def test_a_stale_app_pid_naming_a_live_process_does_not_stop_up(tmp_path: Path) -> None:
+    """gunicorn refuses to start beside a pid file that names a live process; one that is not
+    ours is stale, and `up` goes ahead."""
+    native = NativeStack(tmp_path / "run")
+    native.run_dir.mkdir(parents=True)
+    bystander = subprocess.Popen(["sleep", "600"])
+    (native.run_dir / "app.pid").write_text(str(bystander.pid))
+    try:
+        result = native.run("up")
+        assert result.returncode == 0, result.stderr
+        assert bystander.poll() is None
+    finally:
+        native.down()
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_failed_up_stops_the_directory_it_started(tmp_path: Path) -> None:
+    native = NativeStack(tmp_path / "run")
+    try:
+        result = native.run("up", extra_env={"AXES_FAILURE_LIMIT": "many"})  # the settings refuse this
+        left = our_processes(native.run_dir)
+    finally:
+        stop_what_is_left(native)
+    assert result.returncode == 1
+    assert "migrations failed" in result.stderr
+    assert "directory ready" in result.stdout
+    assert left == []
+
+
+def test_a_new_seed_for_a_running_directory_says_to_stop_it_first(stack: NativeStack, tmp_path: Path) -> None:
+    result = stack.run("up", extra_env={"SEED_LDIF_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "the directory is running" in result.stderr
+    assert "make down first" in result.stderr
+
+
+def test_a_folder_with_white_space_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    native = NativeStack(tmp_path / "a run")
+    result = native.run("up")
+    assert result.returncode == 1
+    assert "RUN_DIR must not contain white space" in result.stderr
+    assert our_processes(native.run_dir) == []

@@ -71,6 +71,31 @@ def test_restart_keeps_changes_and_does_not_reseed(tmp_path: Path) -> None:
     assert _no_slapd_for(state)
 
 
+def test_a_start_stopped_half_way_is_made_afresh(tmp_path: Path) -> None:
+    """A first start stopped before its seed was done (Ctrl-C, make up's START_SECONDS) leaves a
+    config and a database but no "seeded" mark; the next start makes them again instead of
+    failing on slapadd ("could not add entry dn="cn=config"") every time after."""
+    state = tmp_path / "state"
+    first = JumpCloudDirectory(state)
+    first.start()
+    first.stop()
+    (state / "seeded").unlink()  # as if stopped between the config and the seed's end
+    second = JumpCloudDirectory(state)
+    second.start()
+    try:
+        assert second.seeded
+        answer = subprocess.run(
+            ["ldapwhoami", "-x", "-H", second.ldap_uri, "-D", SERVICE_DN, "-w", SERVICE_PASSWORD],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert answer.returncode == 0, answer.stderr
+    finally:
+        second.stop()
+    assert _no_slapd_for(state)
+
+
 def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
