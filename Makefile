@@ -267,7 +267,7 @@ ps: ## Show what is running
 .PHONY: reset
 reset: down ## Stop the stack and discard its data (directory changes, database); the next `make up` reseeds
 	@$(STACK_RESET)
-	rm -rf $(RUN_DIR)
+	rm -rf "$(RUN_DIR)"
 
 CMD ?= help
 .PHONY: manage

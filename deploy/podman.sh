@@ -157,15 +157,17 @@ api_running() {
 # DOCKER_HOST=unix://$STATE_DIR/podman.sock.
 api() {
   mkdir -p "$STATE_DIR"
-  local sock=$STATE_DIR/podman.sock pid_file=$STATE_DIR/api.pid pid
+  local state sock pid_file pid
+  state=$(realpath -- "$STATE_DIR")  # absolute or relative, the socket's URL needs the full path
+  sock=$state/podman.sock pid_file=$state/api.pid
   # The pid file's process is ours only while its command line is this service on this socket: a
   # pid reused after a crash or a reboot is someone else's, never stopped as ours.
-  local command="podman system service --time 0 unix://$PWD/$sock"
+  local command="podman system service --time 0 unix://$sock"
   case $1 in
     start)
       if api_running "$pid_file" "$command"; then return; fi
       rm -f "$sock"
-      nohup podman system service --time 0 "unix://$PWD/$sock" >"$STATE_DIR/api.log" 2>&1 &
+      nohup podman system service --time 0 "unix://$sock" >"$state/api.log" 2>&1 &
       pid=$!
       echo "$pid" >"$pid_file"
       for ((i = 0; i < 100; i++)); do
@@ -173,7 +175,7 @@ api() {
         kill -0 "$pid" 2>/dev/null || break  # exited: no point waiting out the 10 s
         sleep 0.1
       done
-      fail "the podman API did not start: $(tail -n 5 "$STATE_DIR/api.log")"
+      fail "the podman API did not start: $(tail -n 5 "$state/api.log")"
       ;;
     stop)
       if api_running "$pid_file" "$command"; then kill "$(<"$pid_file")"; fi

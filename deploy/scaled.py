@@ -168,17 +168,37 @@ class ScaledStack:
         """The pid of the process this stack started as ``name``, if it still runs. A pid file holds
         the pid and the process's start time (proc(5), field 22): after a crash or a reboot the pid
         may name another process, which is not ours and is never stopped as ours."""
-        path = self._pid_file(name)
-        if not path.exists():
+        try:
+            pid_text, *started = self._pid_file(name).read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return None  # no file, or not a pid file (empty, cut short)
+        found = _process_start(pid)
+        if found is None:
             return None
-        pid, *started = path.read_text().split()
-        found = _process_start(int(pid))
-        if found is None or started != [found]:  # gone, or another process (a file without a time: unknown)
-            return None
-        return int(pid)
+        if started:
+            return pid if started == [found] else None
+        # Written before pid files held a start time: ours if its command line or environment
+        # names this stack (stopping a stack started before an upgrade must still work).
+        return pid if self._names_this_stack(pid, name) else None
+
+    def _names_this_stack(self, pid: int, name: str) -> bool:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        if name.startswith("app"):  # a replica: gunicorn on this stack's port for it
+            bind = f"GUNICORN_BIND=127.0.0.1:{self.ports.replicas[int(name[3:]) - 1]}".encode()
+            return b"deploy/gunicorn.conf.py" in cmdline and bind in environ
+        return str(self.state_dir).encode() in cmdline
 
     def _write_pid(self, name: str, pid: int) -> None:
-        self._pid_file(name).write_text(f"{pid} {_process_start(pid)}")
+        """``pid`` and its start time, written whole (a rename) so that a reader never sees half."""
+        path = self._pid_file(name)
+        partial = path.with_suffix(".pid.partial")
+        partial.write_text(f"{pid} {_process_start(pid)}")
+        partial.replace(path)
 
     def running(self, name: str) -> bool:
         return self._pid(name) is not None

@@ -301,3 +301,21 @@ def test_a_zombie_is_not_running(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert not scaled.running("redis")  # exited, not yet waited for
     scaled._started["redis"].wait()
+
+
+def test_a_pid_file_from_before_start_times_still_stops_its_process(tmp_path: Path) -> None:
+    """A stack started before pid files held a start time: `down` after the upgrade still stops
+    what names this stack, and an empty or cut-short pid file is nobody."""
+    scaled = ScaledStack(tmp_path / "stack", Ports.free())
+    scaled.state_dir.mkdir(parents=True)
+    ours = subprocess.Popen(["sh", "-c", "sleep 600", str(scaled.state_dir / "redis/redis.conf")])
+    try:
+        (scaled.state_dir / "redis.pid").write_text(str(ours.pid))
+        (scaled.state_dir / "haproxy.pid").write_text("")
+        assert scaled.running("redis")
+        assert not scaled.running("haproxy")
+        assert scaled.down() == ["redis"]
+        assert ours.wait(timeout=20) is not None
+    finally:
+        ours.kill()
+        ours.wait()
