@@ -9,6 +9,7 @@ for the module (about 6-12 s); LDAP_REVALIDATE_SECONDS is 1 so revocation shows 
 from __future__ import annotations
 
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -308,7 +309,11 @@ def test_a_pid_file_from_before_start_times_still_stops_its_process(tmp_path: Pa
     what names this stack, and an empty or cut-short pid file is nobody."""
     scaled = ScaledStack(tmp_path / "stack", Ports.free())
     scaled.state_dir.mkdir(parents=True)
-    ours = subprocess.Popen(["sh", "-c", "sleep 600", str(scaled.state_dir / "redis/redis.conf")])
+    # A process whose command line keeps naming the stack's redis config (sh -c may exec its
+    # last command and drop it).
+    ours = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)", str(scaled.state_dir / "redis.conf")]
+    )
     try:
         (scaled.state_dir / "redis.pid").write_text(str(ours.pid))
         (scaled.state_dir / "haproxy.pid").write_text("")
