@@ -317,7 +317,7 @@ def test_a_pid_file_from_before_start_times_still_stops_its_process(tmp_path: Pa
     try:
         (scaled.state_dir / "redis.pid").write_text(str(ours.pid))
         (scaled.state_dir / "haproxy.pid").write_text("")
-        assert scaled.running("redis")
+        assert scaled.running("redis"), Path(f"/proc/{ours.pid}/cmdline").read_bytes()
         assert not scaled.running("haproxy")
         assert scaled.down() == ["redis"]
         assert ours.wait(timeout=20) is not None
