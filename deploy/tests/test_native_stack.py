@@ -145,12 +145,13 @@ def slow_to_exec_python(folder: Path) -> Path:
 
 
 def stop_what_is_left(native: NativeStack) -> None:
-    """down, then SIGKILL to anything still running with the stack's folder on its command line
-    (a stand-in that hid its command line from `down`, when the script under test is wrong)."""
+    """down, then SIGKILL to anything still running with the test's folder on its command line:
+    the stack's processes, and the stand-in python (in the folder beside the stack's) while it
+    hides its arguments from `down`, when the script under test is wrong."""
     native.down()
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         with contextlib.suppress(OSError):
-            if str(native.run_dir) in cmdline.read_bytes().decode(errors="replace"):
+            if str(native.run_dir.parent) in cmdline.read_bytes().decode(errors="replace"):
                 os.kill(int(cmdline.parent.name), signal.SIGKILL)
 
 
