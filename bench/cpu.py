@@ -31,6 +31,11 @@ def processes() -> ProcessTable:
     return table
 
 
+def children(pid: int, table: ProcessTable | None = None) -> list[int]:
+    """The processes whose parent is ``pid``, in ``table`` (default: /proc read now)."""
+    return [child for child, (parent, _) in (table or processes()).items() if parent == pid]
+
+
 def tree_cpu_seconds(root: int, table: ProcessTable) -> float:
     """CPU seconds used so far by ``root`` and all its descendants in ``table``: the living ones'
     own, and the exited ones' through their parent's reaped-children time. Clock ticks (10 ms

@@ -37,7 +37,7 @@ from typing import Any
 import ldap
 from dotenv import dotenv_values
 
-from bench.cpu import trees_cpu_seconds
+from bench.cpu import children, processes, trees_cpu_seconds
 from devstack.browser import Browser
 from devstack.native import REPO_DIR, NativeStack
 from ldap_seed import ADMIN_DN, ADMIN_PASSWORD, SERVICE_DN, SERVICE_PASSWORD, USERS_DN, generate
@@ -117,18 +117,6 @@ def record(name: str, value: float, unit: str, baseline: str = "", ratio: float 
 # -- the server's processes ------------------------------------------------------------------
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -139,8 +127,9 @@ def rss_mb(pid: int) -> float:
 def server_pids(stack: NativeStack) -> tuple[int, list[int], int]:
     master = int((stack.run_dir / "app.pid").read_text())
     runner = int((stack.run_dir / "ldap.pid").read_text())
-    slapd = next(pid for pid in children(runner) if b"slapd" in Path(f"/proc/{pid}/cmdline").read_bytes())
-    return master, children(master), slapd
+    table = processes()
+    slapd = next(pid for pid in children(runner, table) if b"slapd" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    return master, children(master, table), slapd
 
 
 # -- load ------------------------------------------------------------------------------------

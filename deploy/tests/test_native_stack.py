@@ -30,16 +30,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
     native.down()
 
 
-def our_processes(run_dir: Path) -> list[str]:
-    found = []
+def command_lines() -> dict[int, str]:
+    """Every process's command line now, its arguments joined by spaces, by pid."""
+    found = {}
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(run_dir) in text and ("slapd" in text or "ldap_seed" in text or "gunicorn" in text):
-            found.append(text)
+        with contextlib.suppress(OSError):  # exited meanwhile
+            found[int(cmdline.parent.name)] = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
     return found
+
+
+def our_processes(run_dir: Path) -> list[str]:
+    return [
+        text
+        for text in command_lines().values()
+        if str(run_dir) in text and ("slapd" in text or "ldap_seed" in text or "gunicorn" in text)
+    ]
 
 
 def test_health_answers(stack: NativeStack) -> None:
@@ -149,10 +154,10 @@ def stop_what_is_left(native: NativeStack) -> None:
     the stack's processes, and the stand-in python (in the folder beside the stack's) while it
     hides its arguments from `down`, when the script under test is wrong."""
     native.down()
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        with contextlib.suppress(OSError):
-            if str(native.run_dir.parent) in cmdline.read_bytes().decode(errors="replace"):
-                os.kill(int(cmdline.parent.name), signal.SIGKILL)
+    for pid, text in command_lines().items():
+        if str(native.run_dir.parent) in text:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_the_directory_is_ready_only_when_it_says_so(tmp_path: Path) -> None:
