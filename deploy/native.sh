@@ -28,6 +28,18 @@ fi
 APP_PORT=${APP_PORT:-8000}
 LDAP_PORT=${LDAP_PORT:-3389}
 LDAPS_PORT=${LDAPS_PORT:-3636}
+for port in "$APP_PORT" "$LDAP_PORT" "$LDAPS_PORT"; do
+  if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
+    printf 'native: APP_PORT, LDAP_PORT and LDAPS_PORT are port numbers from 1 to 65535, not %s\n' "$port" >&2
+    exit 1
+  fi
+done
+APP_PORT=$((10#$APP_PORT)) LDAP_PORT=$((10#$LDAP_PORT)) LDAPS_PORT=$((10#$LDAPS_PORT))
+if [[ $APP_PORT == "$LDAP_PORT" || $APP_PORT == "$LDAPS_PORT" || $LDAP_PORT == "$LDAPS_PORT" ]]; then
+  printf 'native: APP_PORT, LDAP_PORT and LDAPS_PORT need a port each, not %s, %s and %s\n' \
+    "$APP_PORT" "$LDAP_PORT" "$LDAPS_PORT" >&2
+  exit 1
+fi
 PYTHON=${PYTHON:-.venv/bin/python}
 JUMPCLOUD_ENV_FILE=${JUMPCLOUD_ENV_FILE:-deploy/env/jumpcloud.env}
 SEED_LDIF_DIR=${SEED_LDIF_DIR:-}

@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import portpicker
+
 REPO_DIR = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO_DIR / ".venv/bin"
 PACKAGES = {"postgresql": "pg_ctl (PostgreSQL)", "redis-server": "redis-server", "haproxy": "haproxy"}
@@ -62,15 +64,11 @@ def port_taken(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _env_port(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+    value = os.environ.get(name, str(default))
+    if not value.isdigit():
+        raise StackError(f"{name} must be a port number, not {value!r}")
+    return int(value)
 
 
 @dataclass
@@ -84,9 +82,19 @@ class Ports:
     ldap: int = field(default_factory=lambda: _env_port("SCALED_LDAP_PORT", 28389))
     ldaps: int = field(default_factory=lambda: _env_port("SCALED_LDAPS_PORT", 28636))
 
+    def __post_init__(self) -> None:
+        ports = self.all()
+        if not all(1 <= port <= 65535 for port in ports):
+            raise StackError(f"ports must be between 1 and 65535: {ports}")
+        if len(set(ports)) != len(ports):
+            raise StackError(f"each service needs a port of its own, but one is given twice: {ports}")
+
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), [free_port() for _ in range(3)], free_port(), free_port(), free_port(), free_port())
+        """Nine free ports on 127.0.0.1 (the tests' and the soak's stacks), all different: portpicker
+        never hands out one port twice in a process, as two bind(0) probes in a row can."""
+        proxy, app1, app2, app3, postgres, redis, ldap, ldaps = (portpicker.pick_unused_port() for _ in range(8))
+        return cls(proxy, [app1, app2, app3], postgres, redis, ldap, ldaps)
 
     def all(self) -> list[int]:
         return [self.proxy, *self.replicas, self.postgres, self.redis, self.ldap, self.ldaps]
@@ -508,9 +516,9 @@ def _reap(pid: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    stack = ScaledStack(Path(os.environ.get("SCALED_RUN_DIR", REPO_DIR / ".run/scaled")))
     command = argv[1] if len(argv) > 1 else ""
     try:
+        stack = ScaledStack(Path(os.environ.get("SCALED_RUN_DIR", REPO_DIR / ".run/scaled")))
         if command == "up":
             already = [name for name, running in stack.status().items() if running]
             stack.up()

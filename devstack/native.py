@@ -4,11 +4,11 @@ by the tests, the browser suite, the benchmarks and the soak alike."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import portpicker
 from dotenv import dotenv_values
 
 from devstack.browser import Browser
@@ -17,10 +17,9 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A free TCP port on 127.0.0.1, never one portpicker already handed out in this process (two
+    bind(0) probes in a row can get the same port, and a stack's two services then collide)."""
+    return int(portpicker.pick_unused_port())
 
 
 @dataclass

@@ -19,16 +19,20 @@ def serve(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     if args.reset and state_dir.exists():
         shutil.rmtree(state_dir)
-    directory = JumpCloudDirectory(
-        state_dir,
-        host=args.host,
-        ldap_port=args.ldap_port,
-        ldaps_port=args.ldaps_port,
-        ldif_dir=args.ldif_dir,
-        schema_dir=args.schema_dir,
-        tls_dir=args.tls_dir,
-        log_path=args.log_file,
-    )
+    try:
+        directory = JumpCloudDirectory(
+            state_dir,
+            host=args.host,
+            ldap_port=args.ldap_port,
+            ldaps_port=args.ldaps_port,
+            ldif_dir=args.ldif_dir,
+            schema_dir=args.schema_dir,
+            tls_dir=args.tls_dir,
+            log_path=args.log_file,
+        )
+    except ValueError as error:
+        print(f"ldap_seed: {error}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -49,14 +53,20 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {value!r}")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ldap_seed", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the seeded directory until SIGTERM or Ctrl-C")
     serve_parser.add_argument("--state-dir", default=".run/ldap", help="data, config, TLS and log (default: .run/ldap)")
     serve_parser.add_argument("--host", default="127.0.0.1")
-    serve_parser.add_argument("--ldap-port", type=int, default=3389, help="ldap:// with StartTLS (default: 3389)")
-    serve_parser.add_argument("--ldaps-port", type=int, default=3636, help="ldaps:// (default: 3636)")
+    serve_parser.add_argument("--ldap-port", type=_port, default=3389, help="ldap:// with StartTLS (default: 3389)")
+    serve_parser.add_argument("--ldaps-port", type=_port, default=3636, help="ldaps:// (default: 3636)")
     serve_parser.add_argument("--reset", action="store_true", help="discard the state folder and seed afresh")
     serve_parser.add_argument(
         "--ldif-dir", type=Path, default=LDIF_DIR, help="seed LDIF folder (default: the committed seed)"

@@ -295,6 +295,8 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         self.durable = durable
         self._port = ldap_port or self._avail_tcp_port()
         self.ldaps_port = ldaps_port or self._avail_tcp_port()
+        if tls and self._port == self.ldaps_port:
+            raise ValueError(f"ldap:// and ldaps:// need a port each; both were given port {self._port}")
         self.testrundir = str(self.state_dir)
         self._slapd_conf = str(self.state_dir / "slapd.d")
         self._db_directory = str(self.state_dir / "data")
@@ -316,6 +318,15 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         return (self.state_dir / "seeded").exists()
 
     # -- slapdtest hooks ---------------------------------------------------------------------
+
+    def _avail_tcp_port(self) -> int:
+        """A free TCP port (for a directory given none: the tests' and the benchmarks'), never one
+        already handed out in this process. slapdtest's own probe binds port 0 and closes it, and
+        two probes in a row can get the same port: slapd then exited at start on its second URL.
+        portpicker is a dev dependency, imported here: the image and native.sh name their ports."""
+        import portpicker
+
+        return int(portpicker.pick_unused_port())
 
     def setup_rundir(self) -> None:
         for path in (self.state_dir, Path(self._db_directory), Path(self._slapd_conf)):

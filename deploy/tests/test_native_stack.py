@@ -345,3 +345,29 @@ def test_a_folder_with_white_space_is_refused_before_anything_starts(tmp_path: P
     assert result.returncode == 1
     assert "RUN_DIR must not contain white space" in result.stderr
     assert our_processes(native.run_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("ports", "said"),
+    [
+        ({"APP_PORT": "3389", "LDAP_PORT": "3389"}, "need a port each, not 3389, 3389 and"),
+        ({"LDAP_PORT": "3636", "LDAPS_PORT": "3636"}, "need a port each, not"),
+        ({"LDAPS_PORT": "03636", "LDAP_PORT": "3636"}, "need a port each, not"),  # one port, two spellings
+        ({"APP_PORT": "0"}, "port numbers from 1 to 65535, not 0"),
+        ({"LDAP_PORT": "65536"}, "port numbers from 1 to 65535, not 65536"),
+        ({"LDAPS_PORT": "ldaps"}, "port numbers from 1 to 65535, not ldaps"),
+        ({"APP_PORT": "80 81"}, "port numbers from 1 to 65535, not 80 81"),
+    ],
+)
+def test_ports_it_cannot_use_are_refused_before_anything_starts(
+    tmp_path: Path, ports: dict[str, str], said: str
+) -> None:
+    native = NativeStack(tmp_path / "run")
+    try:
+        result = native.run("up", extra_env=ports)
+        made_the_folder = native.run_dir.exists()
+    finally:
+        stop_what_is_left(native)  # a script that let them by may have started something
+    assert result.returncode == 1
+    assert said in result.stderr
+    assert not made_the_folder

@@ -8,6 +8,7 @@ for the module (about 6-12 s); LDAP_REVALIDATE_SECONDS is 1 so revocation shows 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -324,3 +325,36 @@ def test_a_pid_file_from_before_start_times_still_stops_its_process(tmp_path: Pa
     finally:
         ours.kill()
         ours.wait()
+
+
+def test_free_ports_are_all_different() -> None:
+    """Each of 100 stacks' nine ports, and all 900 together: two bind(0) probes in a row can get
+    the same port, and two services of one stack then collide."""
+    ports = [port for _ in range(100) for port in Ports.free().all()]
+    assert len(set(ports)) == len(ports)
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"SCALED_REDIS_PORT": "28432"}, "each service needs a port of its own"),
+        ({"SCALED_REPLICA2_PORT": "28081"}, "each service needs a port of its own"),
+        ({"SCALED_PROXY_PORT": "70000"}, "ports must be between 1 and 65535"),
+        ({"SCALED_LDAP_PORT": "ldap"}, "SCALED_LDAP_PORT must be a port number, not 'ldap'"),
+    ],
+)
+def test_ports_it_cannot_use_are_refused_before_anything_starts(tmp_path: Path, env: dict[str, str], said: str) -> None:
+    state = tmp_path / "stack"
+    result = subprocess.run(
+        [sys.executable, "deploy/scaled.py", "up"],
+        cwd=REPO_DIR,
+        env={**os.environ, **env, "SCALED_RUN_DIR": str(state)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not state.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,52 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         port = holder.getsockname()[1]
         with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use"):
             JumpCloudDirectory(tmp_path / "state", ldap_port=port).start()
+
+
+def test_directories_given_no_ports_never_share_one(tmp_path: Path) -> None:
+    """CI saw `slapd exited at start` with `ldap://127.0.0.1:38299 ldaps://127.0.0.1:38299`:
+    slapdtest's probe (bind port 0, close) had handed out one port twice. Across 400 directories
+    (800 ports) the old probe repeated about 25 ports here; none may repeat."""
+    ports = []
+    for number in range(400):
+        directory = JumpCloudDirectory(tmp_path / str(number))
+        ports += [directory._port, directory.ldaps_port]
+    assert len(set(ports)) == len(ports)
+
+
+def test_one_port_for_both_urls_is_refused_up_front(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="ldap:// and ldaps:// need a port each; both were given port 3999"):
+        JumpCloudDirectory(tmp_path / "state", ldap_port=3999, ldaps_port=3999)
+    JumpCloudDirectory(tmp_path / "plain", ldap_port=3999, ldaps_port=3999, tls=False)  # no ldaps:// to serve
+
+
+@pytest.mark.parametrize(
+    ("ports", "said"),
+    [
+        (["--ldap-port", "3999", "--ldaps-port", "3999"], "ldap:// and ldaps:// need a port each"),
+        (["--ldap-port", "0"], "a port is a number from 1 to 65535, not '0'"),
+        (["--ldaps-port", "65536"], "a port is a number from 1 to 65535, not '65536'"),
+        (["--ldap-port", "-1"], "a port is a number from 1 to 65535, not '-1'"),
+        (["--ldap-port", "ldap"], "a port is a number from 1 to 65535, not 'ldap'"),
+    ],
+)
+def test_serve_refuses_ports_it_cannot_use_before_making_anything(tmp_path: Path, ports: list[str], said: str) -> None:
+    state = tmp_path / "state"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "ldap_seed", "serve", "--state-dir", str(state), *ports],
+            cwd=REPO_DIR,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:  # a runner that let them by started a slapd, which outlives the runner's timeout
+        subprocess.run(["pkill", "-KILL", "-f", f"slapd -F {state}/"], check=False)
+    assert result.returncode == 2
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not state.exists()
 
 
 def test_persona_table_lists_every_persona() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 import trustme
 from django.test import override_settings
 
+from devstack.native import free_port
 from devstack.testing import ldap_settings_for, run_doctor
 from identity.doctor import Doctor
 from ldap_seed.directory import JumpCloudDirectory
@@ -97,9 +97,7 @@ def test_unknown_ca(directory: JumpCloudDirectory, tmp_path: Path) -> None:
 
 
 def test_nothing_answers(directory: JumpCloudDirectory) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()  # handed to no other stack of this run either
     passed, report = doctor(directory, LDAP_URI=f"ldap://127.0.0.1:{closed_port}")
     assert not passed
     assert f"[FAIL] address: nothing answers on 127.0.0.1:{closed_port}" in report
