@@ -256,6 +256,17 @@ def _require_free_port(host: str, port: int) -> None:
             ) from None
 
 
+def _free_port() -> int:
+    """A free TCP port for a directory given none (the tests' and the benchmarks'), never one
+    already handed out in this process. slapdtest's probe binds port 0 and closes it, and two
+    probes in a row can get the same port: slapd then exited at start on its second URL.
+    portpicker is a dev dependency, imported here: the directory image (Debian's python3-ldap
+    alone) and native.sh always name their ports."""
+    import portpicker
+
+    return int(portpicker.pick_unused_port())
+
+
 class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
     """A seeded, JumpCloud-shaped slapd in ``state_dir``; see the module docstring."""
 
@@ -293,8 +304,9 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         # durable=False skips the fsync after each write: for generated directories that a test
         # or benchmark loads in bulk and throws away, never for one whose data matters.
         self.durable = durable
-        self._port = ldap_port or self._avail_tcp_port()
-        self.ldaps_port = ldaps_port or self._avail_tcp_port()
+        # (slapdtest's __init__ has already probed a port of its own; it is not used.)
+        self._port = ldap_port or _free_port()
+        self.ldaps_port = ldaps_port or _free_port()
         if tls and self._port == self.ldaps_port:
             raise ValueError(f"ldap:// and ldaps:// need a port each; both were given port {self._port}")
         self.testrundir = str(self.state_dir)
@@ -318,15 +330,6 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         return (self.state_dir / "seeded").exists()
 
     # -- slapdtest hooks ---------------------------------------------------------------------
-
-    def _avail_tcp_port(self) -> int:
-        """A free TCP port (for a directory given none: the tests' and the benchmarks'), never one
-        already handed out in this process. slapdtest's own probe binds port 0 and closes it, and
-        two probes in a row can get the same port: slapd then exited at start on its second URL.
-        portpicker is a dev dependency, imported here: the image and native.sh name their ports."""
-        import portpicker
-
-        return int(portpicker.pick_unused_port())
 
     def setup_rundir(self) -> None:
         for path in (self.state_dir, Path(self._db_directory), Path(self._slapd_conf)):

@@ -117,6 +117,22 @@ def test_directories_given_no_ports_never_share_one(tmp_path: Path) -> None:
     assert len(set(ports)) == len(ports)
 
 
+def test_a_directory_given_its_ports_needs_no_portpicker(tmp_path: Path) -> None:
+    """The directory image has Debian's python3-ldap and nothing from PyPI (ldap_seed/Dockerfile):
+    a directory told its ports (as the image's entry point tells it) must not import portpicker.
+    test-containers caught one that did, on every start."""
+    construct = (
+        "import sys; sys.modules['portpicker'] = None\n"  # any import of it now raises ImportError
+        "from pathlib import Path\n"
+        "from ldap_seed.directory import JumpCloudDirectory\n"
+        f"JumpCloudDirectory(Path({str(tmp_path / 'state')!r}), ldap_port=389, ldaps_port=636)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", construct], cwd=REPO_DIR, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_one_port_for_both_urls_is_refused_up_front(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ldap:// and ldaps:// need a port each; both were given port 3999"):
         JumpCloudDirectory(tmp_path / "state", ldap_port=3999, ldaps_port=3999)
