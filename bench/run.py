@@ -78,6 +78,7 @@ STACK_ENV = {
 LOCAL_ADMIN = ("bench-admin", "bench-admin-password-1")
 DIRECTORY_PEOPLE = [BY_UID[uid] for uid in ("ada", "grace", "linus")]
 
+THROUGHPUT_GOAL = "sign-in throughput at c=32 / today's (baseline, same run)"
 rows: list[dict[str, Any]] = []
 goals: list[dict[str, Any]] = []
 # What the plots draw: {"latency": {clients: {kind: [p50, p95, p99]}}, "sync": {users: {who: [...]}}}
@@ -97,6 +98,12 @@ def goal(name: str, value: float, unit: str, bound: float, *, at_least: bool = F
             "note": note,
         }
     )
+
+
+def not_checked(name: str, why: str) -> None:
+    """A goal this run cannot check (no baseline, the peer did not finish): printed and written as
+    not checked, never as met, so a partial run does not pass for a whole one."""
+    goals.append({"goal": name, "value": None, "unit": "", "bound": "", "met": None, "note": why})
 
 
 def record(name: str, value: float, unit: str, baseline: str = "", ratio: float | None = None) -> None:
@@ -563,6 +570,8 @@ def bench_stack(scratch: Path, baseline: dict[str, float] | None) -> None:
                     f"baseline {BASELINE_REF} ({baseline['cpu_ms']:.1f} ms)",
                     directory["cpu_ms"] / baseline["cpu_ms"],
                 )
+            if concurrency == 32 and not baseline:
+                not_checked(THROUGHPUT_GOAL, f"--no-baseline: today's code ({BASELINE_REF}) was not run")
             if concurrency == 32 and baseline:
                 record(
                     "sign-in throughput, directory user, c=32, vs baseline",
@@ -572,7 +581,7 @@ def bench_stack(scratch: Path, baseline: dict[str, float] | None) -> None:
                     directory["per_second"] / baseline["per_second"],
                 )
                 goal(
-                    "sign-in throughput at c=32 / today's (baseline, same run)",
+                    THROUGHPUT_GOAL,
                     directory["per_second"] / baseline["per_second"],
                     "x",
                     2,
@@ -700,8 +709,16 @@ def bench_sync(scratch: Path, count: int) -> None:
             else None
         )
         series["sync"][count] = {"ours": [first, again, peak], "peer": None}
+        first_goal = f"ldap_sync, {count:,} users, first run: peer time / ours"
+        again_goal = f"ldap_sync, {count:,} users, re-run: peer time / ours"
+        memory_goal = f"ldap_sync, {count:,} users: peak memory / the peer's"
+        unfinished = f"django-python3-ldap did not finish within {PEER_LIMIT:.0f} s"
         if peer_first_run is None:
             record(f"django-python3-ldap, {count:,} users", PEER_LIMIT, "s", "did not finish: not compared")
+            # The issue asks for the time ratios only where the peer finishes; the memory bound
+            # at 10,000 users has nothing to compare with, and says so.
+            if count == 10_000:
+                not_checked(memory_goal, unfinished)
             return
         peer_first, peer_rss = peer_first_run
         if peer_again_run is not None:
@@ -715,7 +732,9 @@ def bench_sync(scratch: Path, count: int) -> None:
             first / peer_first,
         )
         if count >= 10_000:  # the issue's sizes; at 1,000 both are mostly Python and Django starting
-            goal(f"ldap_sync, {count:,} users, first run: peer time / ours", peer_first / first, "x", 5, at_least=True)
+            goal(first_goal, peer_first / first, "x", 5, at_least=True)
+        if peer_again_run is None and count >= 10_000:
+            not_checked(again_goal, f"{unfinished} on the re-run")
         if peer_again_run is not None:
             peer_again = peer_again_run[0]
             record(
@@ -726,10 +745,10 @@ def bench_sync(scratch: Path, count: int) -> None:
                 again / peer_again,
             )
             if count >= 10_000:
-                goal(f"ldap_sync, {count:,} users, re-run: peer time / ours", peer_again / again, "x", 8, at_least=True)
+                goal(again_goal, peer_again / again, "x", 8, at_least=True)
         record(f"django-python3-ldap, {count:,} users: peak memory", peer_rss, "MB", "ours / theirs", peak / peer_rss)
         if count == 10_000:
-            goal(f"ldap_sync, {count:,} users: peak memory / the peer's", peak / peer_rss, "x", 1.2)
+            goal(memory_goal, peak / peer_rss, "x", 1.2)
     finally:
         directory.stop()
 
@@ -806,10 +825,13 @@ def print_goals() -> int:
     """The goals with their bounds; the number missed."""
     print("\nGoals (issue 15):", flush=True)
     for row in goals:
+        if row["met"] is None:
+            print(f"  [----] {row['goal']:<62} not checked: {row['note']}")
+            continue
         mark = "met " if row["met"] else "MISS"
         note = f"  ({row['note']})" if row["note"] else ""
         print(f"  [{mark}] {row['goal']:<62} {row['value']:>8.2f} {row['unit']:<3} bound {row['bound']}{note}")
-    return sum(not row["met"] for row in goals)
+    return sum(row["met"] is False for row in goals)
 
 
 def main() -> int:
