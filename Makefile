@@ -174,7 +174,11 @@ COMPOSE_UP_SERVICES :=
 else
 $(error DIRECTORY must be local or jumpcloud, not $(DIRECTORY))
 endif
-APP_PORT ?= 8000
+# APP_PORT, LDAP_PORT and LDAPS_PORT have no defaults here, and reach the scripts only when given
+# (make passes on what comes from the command line or the environment): each stack has its own
+# (native.sh and compose: 8000, 3389, 3636; test-containers: 18080, 18389, 18636, so it never lands
+# on a `make up` stack), and a default exported from here overrode them all.
+APP_URL = http://127.0.0.1:$(or $(APP_PORT),8000)
 # The one place the engine decides how the stack is stopped, shown, followed and managed.
 ifeq ($(ENGINE),native)
 STACK_DOWN := deploy/native.sh down
@@ -191,7 +195,7 @@ STACK_MANAGE := $(COMPOSE) exec app python app/manage.py
 endif
 # `make up` builds the images first; COMPOSE_UP_BUILD= starts what was just built (make build).
 COMPOSE_UP_BUILD ?= --build
-export APP_PORT LDAP_PORT LDAPS_PORT COMPOSE_PROJECT_NAME BASE_IMAGE
+export COMPOSE_PROJECT_NAME BASE_IMAGE
 
 # SEED_CSV=FILE: seed the local directory afresh from a CSV in JumpCloud's import format.
 SEED_CSV ?=
@@ -225,7 +229,7 @@ else
 	@deploy/native.sh up $(DIRECTORY)
 endif
 	@echo
-	@echo "Open http://127.0.0.1:$(APP_PORT) and sign in as one of these personas:"
+	@echo "Open $(APP_URL) and sign in as one of these personas:"
 	@$(BIN)/python -m ldap_seed personas | sed 's/^/  /'
 
 .PHONY: build

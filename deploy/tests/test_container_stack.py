@@ -26,7 +26,7 @@ from ldap_seed.container import compose_service
 from ldap_seed.personas import BY_UID
 
 PROJECT = os.environ.get("CONTAINER_STACK", "")
-APP_PORT = int(os.environ.get("APP_PORT", "8000"))
+APP_PORT = int(os.environ.get("APP_PORT") or "8000")
 LOCAL_ENV = {name: value or "" for name, value in dotenv_values(REPO_DIR / "deploy/env/local.env").items()}
 
 pytestmark = [
