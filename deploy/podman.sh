@@ -118,7 +118,8 @@ base_image() {
 wait_healthy() {
   local project=$1 seconds=$2 deadline containers pending name
   deadline=$((SECONDS + seconds))
-  mapfile -t containers < <(podman ps --filter "label=io.podman.compose.project=$project" --format '{{.Names}}')
+  # -a: a container that exited at start (before this wait began) is one that will never be healthy.
+  mapfile -t containers < <(podman ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}}')
   [[ ${#containers[@]} -gt 0 ]] || fail "no container of project $project is running"
   while :; do
     pending=()
