@@ -25,12 +25,13 @@ if [[ $RUN_DIR == *[[:space:]]* ]]; then
   printf 'native: RUN_DIR must not contain white space (slapd cannot use such a folder): %s\n' "$RUN_DIR" >&2
   exit 1
 fi
-APP_PORT=${APP_PORT:-8000}
-LDAP_PORT=${LDAP_PORT:-3389}
-LDAPS_PORT=${LDAPS_PORT:-3636}
+# Unset means the default; set but empty is refused below, as a mistyped value is.
+APP_PORT=${APP_PORT-8000}
+LDAP_PORT=${LDAP_PORT-3389}
+LDAPS_PORT=${LDAPS_PORT-3636}
 for port in "$APP_PORT" "$LDAP_PORT" "$LDAPS_PORT"; do
   if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
-    printf 'native: APP_PORT, LDAP_PORT and LDAPS_PORT are port numbers from 1 to 65535, not %s\n' "$port" >&2
+    printf "native: APP_PORT, LDAP_PORT and LDAPS_PORT are port numbers from 1 to 65535, not '%s'\n" "$port" >&2
     exit 1
   fi
 done

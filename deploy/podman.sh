@@ -120,7 +120,7 @@ wait_healthy() {
   deadline=$((SECONDS + seconds))
   # -a: a container that exited at start (before this wait began) is one that will never be healthy.
   mapfile -t containers < <(podman ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}}')
-  [[ ${#containers[@]} -gt 0 ]] || fail "no container of project $project is running"
+  [[ ${#containers[@]} -gt 0 ]] || fail "project $project has no container: did its up fail?"
   while :; do
     pending=()
     for name in "${containers[@]}"; do

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -66,7 +67,8 @@ def port_taken(port: int) -> bool:
 
 def _env_port(name: str, default: int) -> int:
     value = os.environ.get(name, str(default))
-    if not value.isdigit():
+    # ASCII digits only, at most five (as native.sh and ldap_seed's): not '²' or '٣', not 5,000 digits.
+    if not re.fullmatch("[0-9]{1,5}", value):
         raise StackError(f"{name} must be a port number, not {value!r}")
     return int(value)
 
@@ -91,7 +93,7 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        """Nine free ports on 127.0.0.1 (the tests' and the soak's stacks), all different: portpicker
+        """Eight free ports on 127.0.0.1 (the tests' and the soak's stacks), all different: portpicker
         never hands out one port twice in a process, as two bind(0) probes in a row can."""
         proxy, app1, app2, app3, postgres, redis, ldap, ldaps = (portpicker.pick_unused_port() for _ in range(8))
         return cls(proxy, [app1, app2, app3], postgres, redis, ldap, ldaps)

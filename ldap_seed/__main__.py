@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import shutil
 import signal
 import sys
@@ -17,8 +18,6 @@ from ldap_seed.directory import TLS_NAMES, JumpCloudDirectory, LdifFailed, PortI
 
 def serve(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
-    if args.reset and state_dir.exists():
-        shutil.rmtree(state_dir)
     try:
         directory = JumpCloudDirectory(
             state_dir,
@@ -33,6 +32,9 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"ldap_seed: {error}", file=sys.stderr)
         return 2
+    # Only once the request is known to be one it can serve: a refused one changes nothing.
+    if args.reset and state_dir.exists():
+        shutil.rmtree(state_dir)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -54,7 +56,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _port(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
+    # ASCII digits only, at most five: not '²' or '٣' (str.isdigit takes both), not 5,000 digits.
+    if not re.fullmatch("[0-9]{1,5}", value) or not 1 <= int(value) <= 65535:
         raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {value!r}")
     return int(value)
 

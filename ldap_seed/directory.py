@@ -307,6 +307,8 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         # (slapdtest's __init__ has already probed a port of its own; it is not used.)
         self._port = ldap_port or _free_port()
         self.ldaps_port = ldaps_port or _free_port()
+        if not (0 < self._port < 65536 and 0 < self.ldaps_port < 65536):
+            raise ValueError(f"ports are numbers from 1 to 65535, not {self._port} and {self.ldaps_port}")
         if tls and self._port == self.ldaps_port:
             raise ValueError(f"ldap:// and ldaps:// need a port each; both were given port {self._port}")
         self.testrundir = str(self.state_dir)

@@ -21,7 +21,9 @@ def _recipe_sees(tmp_path: Path, *assignments: str, env: dict[str, str] | None =
     probe = tmp_path / "probe.mk"
     names = " ".join(f"{name}=$${{{name}-unset}}" for name in PORTS)
     probe.write_text(f"probe-ports:\n\t@echo 'url=$(APP_URL)' {names}\n")
-    clean = {name: value for name, value in os.environ.items() if name not in PORTS}
+    # Nor what a make running this suite passes down (`make test APP_PORT=8100` puts it in MAKEFLAGS).
+    inherited = {*PORTS, "MAKEFLAGS", "MAKEOVERRIDES", "MFLAGS", "MAKELEVEL"}
+    clean = {name: value for name, value in os.environ.items() if name not in inherited}
     result = subprocess.run(
         ["make", "-s", "--no-print-directory", "-f", "Makefile", "-f", str(probe), "probe-ports", *assignments],
         cwd=REPO_DIR,

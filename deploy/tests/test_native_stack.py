@@ -353,10 +353,12 @@ def test_a_folder_with_white_space_is_refused_before_anything_starts(tmp_path: P
         ({"APP_PORT": "3389", "LDAP_PORT": "3389"}, "need a port each, not 3389, 3389 and"),
         ({"LDAP_PORT": "3636", "LDAPS_PORT": "3636"}, "need a port each, not"),
         ({"LDAPS_PORT": "03636", "LDAP_PORT": "3636"}, "need a port each, not"),  # one port, two spellings
-        ({"APP_PORT": "0"}, "port numbers from 1 to 65535, not 0"),
-        ({"LDAP_PORT": "65536"}, "port numbers from 1 to 65535, not 65536"),
-        ({"LDAPS_PORT": "ldaps"}, "port numbers from 1 to 65535, not ldaps"),
-        ({"APP_PORT": "80 81"}, "port numbers from 1 to 65535, not 80 81"),
+        ({"APP_PORT": "0"}, "port numbers from 1 to 65535, not '0'"),
+        ({"LDAP_PORT": "65536"}, "port numbers from 1 to 65535, not '65536'"),
+        ({"LDAPS_PORT": "ldaps"}, "port numbers from 1 to 65535, not 'ldaps'"),
+        ({"APP_PORT": "80 81"}, "port numbers from 1 to 65535, not '80 81'"),
+        ({"APP_PORT": ""}, "port numbers from 1 to 65535, not ''"),  # set but empty: not the default
+        ({"LDAP_PORT": "٣٣٨٩"}, "port numbers from 1 to 65535, not '٣٣٨٩'"),
     ],
 )
 def test_ports_it_cannot_use_are_refused_before_anything_starts(

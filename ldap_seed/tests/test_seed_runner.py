@@ -137,6 +137,10 @@ def test_one_port_for_both_urls_is_refused_up_front(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ldap:// and ldaps:// need a port each; both were given port 3999"):
         JumpCloudDirectory(tmp_path / "state", ldap_port=3999, ldaps_port=3999)
     JumpCloudDirectory(tmp_path / "plain", ldap_port=3999, ldaps_port=3999, tls=False)  # no ldaps:// to serve
+    with pytest.raises(ValueError, match="ports are numbers from 1 to 65535, not 70000 and 3636"):
+        JumpCloudDirectory(tmp_path / "state", ldap_port=70000, ldaps_port=3636)
+    with pytest.raises(ValueError, match="ports are numbers from 1 to 65535, not 3389 and -1"):
+        JumpCloudDirectory(tmp_path / "state", ldap_port=3389, ldaps_port=-1)
 
 
 @pytest.mark.parametrize(
@@ -147,13 +151,21 @@ def test_one_port_for_both_urls_is_refused_up_front(tmp_path: Path) -> None:
         (["--ldaps-port", "65536"], "a port is a number from 1 to 65535, not '65536'"),
         (["--ldap-port", "-1"], "a port is a number from 1 to 65535, not '-1'"),
         (["--ldap-port", "ldap"], "a port is a number from 1 to 65535, not 'ldap'"),
+        (["--ldap-port", "3389²"], "a port is a number from 1 to 65535, not '3389²'"),
+        (["--ldap-port", "٣٣٨٩"], "a port is a number from 1 to 65535, not '٣٣٨٩'"),
+        (["--ldap-port", "3" * 5000], "a port is a number from 1 to 65535, not '333"),
     ],
 )
-def test_serve_refuses_ports_it_cannot_use_before_making_anything(tmp_path: Path, ports: list[str], said: str) -> None:
+def test_serve_refuses_ports_it_cannot_use_before_changing_anything(
+    tmp_path: Path, ports: list[str], said: str
+) -> None:
+    """With --reset too: a refused serve must not have thrown the state folder away first."""
     state = tmp_path / "state"
+    state.mkdir()
+    (state / "kept").touch()
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "ldap_seed", "serve", "--state-dir", str(state), *ports],
+            [sys.executable, "-m", "ldap_seed", "serve", "--reset", "--state-dir", str(state), *ports],
             cwd=REPO_DIR,
             capture_output=True,
             text=True,
@@ -165,7 +177,7 @@ def test_serve_refuses_ports_it_cannot_use_before_making_anything(tmp_path: Path
     assert result.returncode == 2
     assert said in result.stderr
     assert "Traceback" not in result.stderr
-    assert not state.exists()
+    assert sorted(path.name for path in state.iterdir()) == ["kept"]
 
 
 def test_persona_table_lists_every_persona() -> None:
