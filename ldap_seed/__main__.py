@@ -34,6 +34,11 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     # Only once the request is known to be one it can serve: a refused one changes nothing.
     if args.reset and state_dir.exists():
+        try:
+            directory.require_free_ports()
+        except PortInUse as error:
+            print(f"ldap_seed: {error}", file=sys.stderr)
+            return 1
         shutil.rmtree(state_dir)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -307,8 +307,9 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         # (slapdtest's __init__ has already probed a port of its own; it is not used.)
         self._port = ldap_port or _free_port()
         self.ldaps_port = ldaps_port or _free_port()
-        if not (0 < self._port < 65536 and 0 < self.ldaps_port < 65536):
-            raise ValueError(f"ports are numbers from 1 to 65535, not {self._port} and {self.ldaps_port}")
+        out_of_range = [port for port in (self._port, self.ldaps_port) if not 0 < port < 65536]
+        if out_of_range:
+            raise ValueError(f"ports are numbers from 1 to 65535, not {' or '.join(map(str, out_of_range))}")
         if tls and self._port == self.ldaps_port:
             raise ValueError(f"ldap:// and ldaps:// need a port each; both were given port {self._port}")
         self.testrundir = str(self.state_dir)
@@ -400,11 +401,15 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def require_free_ports(self) -> None:
+        """Raises PortInUse naming the first of this directory's ports that something holds."""
+        for port in (self._port, self.ldaps_port) if self.tls else (self._port,):
+            _require_free_port(self.local_host, port)
+
     def start(self) -> None:
         if self._proc is not None:
             return
-        for port in (self._port, self.ldaps_port) if self.tls else (self._port,):
-            _require_free_port(self.local_host, port)
+        self.require_free_ports()
         if self.seeded:
             self._start_slapd()
             return

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.native import free_port
 from ldap_seed import SCHEMA_DIR, SERVICE_DN, SERVICE_PASSWORD, personas, user_dn
 from ldap_seed.container import REPO_DIR
 from ldap_seed.directory import JumpCloudDirectory, PortInUse, schema_to_ldif, substitute_placeholders
@@ -137,10 +138,10 @@ def test_one_port_for_both_urls_is_refused_up_front(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ldap:// and ldaps:// need a port each; both were given port 3999"):
         JumpCloudDirectory(tmp_path / "state", ldap_port=3999, ldaps_port=3999)
     JumpCloudDirectory(tmp_path / "plain", ldap_port=3999, ldaps_port=3999, tls=False)  # no ldaps:// to serve
-    with pytest.raises(ValueError, match="ports are numbers from 1 to 65535, not 70000 and 3636"):
-        JumpCloudDirectory(tmp_path / "state", ldap_port=70000, ldaps_port=3636)
-    with pytest.raises(ValueError, match="ports are numbers from 1 to 65535, not 3389 and -1"):
-        JumpCloudDirectory(tmp_path / "state", ldap_port=3389, ldaps_port=-1)
+    with pytest.raises(ValueError, match=r"ports are numbers from 1 to 65535, not 70000$"):
+        JumpCloudDirectory(tmp_path / "state", ldap_port=70000)
+    with pytest.raises(ValueError, match=r"ports are numbers from 1 to 65535, not 70000 or -1$"):
+        JumpCloudDirectory(tmp_path / "state", ldap_port=70000, ldaps_port=-1)
 
 
 @pytest.mark.parametrize(
@@ -177,6 +178,33 @@ def test_serve_refuses_ports_it_cannot_use_before_changing_anything(
     assert result.returncode == 2
     assert said in result.stderr
     assert "Traceback" not in result.stderr
+    assert sorted(path.name for path in state.iterdir()) == ["kept"]
+
+
+def test_serve_reset_with_a_port_in_use_keeps_the_state_folder(tmp_path: Path) -> None:
+    """--reset throws the folder away only for a directory that can then start: with a port
+    already taken, the old data stays (it was deleted before the port was checked)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "kept").touch()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        try:
+            ports = ["--ldap-port", str(port), "--ldaps-port", str(free_port())]
+            result = subprocess.run(
+                [sys.executable, "-m", "ldap_seed", "serve", "--reset", "--state-dir", str(state), *ports],
+                cwd=REPO_DIR,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        finally:  # a runner that let it by started a slapd, which outlives the runner's timeout
+            subprocess.run(["pkill", "-KILL", "-f", f"slapd -F {state}/"], check=False)
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
     assert sorted(path.name for path in state.iterdir()) == ["kept"]
 
 
