@@ -28,6 +28,7 @@ def serve(args: argparse.Namespace) -> int:
             schema_dir=args.schema_dir,
             tls_dir=args.tls_dir,
             log_path=args.log_file,
+            die_with_parent=True,  # a runner killed with SIGKILL leaves no slapd serving its folder
         )
     except ValueError as error:
         print(f"ldap_seed: {error}", file=sys.stderr)

@@ -23,6 +23,7 @@ seeded before is started as it is (the image likewise seeds only on first start)
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import re
@@ -32,6 +33,7 @@ import socket
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -256,6 +258,24 @@ def _require_free_port(host: str, port: int) -> None:
             ) from None
 
 
+# prctl(2) from the C library, looked up here and not in the child between fork and exec.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _dies_with(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn`` for a child that must not outlive ``parent`` (a pid): PR_SET_PDEATHSIG
+    sends it SIGTERM when the thread that forked it exits (prctl(2)). If ``parent`` was already
+    gone before the call, the child exits at once instead of running orphaned."""
+
+    def set_death_signal() -> None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return set_death_signal
+
+
 def _free_port() -> int:
     """A free TCP port for a directory given none (the tests' and the benchmarks'), never one
     already handed out in this process. slapdtest's probe binds port 0 and closes it, and two
@@ -292,8 +312,13 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         durable: bool = True,
         tls_dir: Path | None = None,
         log_path: Path | None = None,
+        die_with_parent: bool = False,
     ) -> None:
         self.local_host = host
+        # True: slapd is sent SIGTERM when the thread that started it exits, however it exits
+        # (kill -9 included). For `serve`, whose main thread lives as long as the directory; not
+        # for a test or benchmark that restarts slapd from a thread that then ends.
+        self.die_with_parent = die_with_parent
         super().__init__()
         self.state_dir = Path(state_dir).resolve()
         self.ephemeral = ephemeral
@@ -384,7 +409,12 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
         args = [self.PATH_SLAPD, "-F", self._slapd_conf, "-h", urls, "-d", "stats"]
         log.info("starting slapd: %s", " ".join(args))
         with open(self.log_path, "ab") as log_file:
-            self._proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT)
+            self._proc = subprocess.Popen(
+                args,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_dies_with(os.getpid()) if self.die_with_parent else None,
+            )
         deadline = time.monotonic() + 10
         while True:
             if self._proc.poll() is not None:

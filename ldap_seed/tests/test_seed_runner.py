@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -206,6 +207,36 @@ def test_serve_reset_with_a_port_in_use_keeps_the_state_folder(tmp_path: Path) -
     assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
     assert sorted(path.name for path in state.iterdir()) == ["kept"]
+
+
+def test_serve_killed_with_sigkill_leaves_no_slapd(tmp_path: Path) -> None:
+    """The runner cannot stop its slapd when it is killed outright; slapd must go with it all the
+    same, or it keeps serving the folder (and its ports) with nobody to stop it."""
+    state = tmp_path / "state"
+    ports = ["--ldap-port", str(free_port()), "--ldaps-port", str(free_port())]
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "ldap_seed", "serve", "--state-dir", str(state), *ports],
+        cwd=REPO_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert runner.stdout is not None
+        said = ""
+        while "directory ready" not in said and runner.poll() is None:  # seeding takes a few seconds
+            said += runner.stdout.readline()
+        assert "directory ready" in said, said + runner.stdout.read()
+        assert not _no_slapd_for(state)
+        runner.kill()
+        runner.wait()
+        deadline = time.monotonic() + 10
+        while not _no_slapd_for(state) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _no_slapd_for(state)
+    finally:
+        runner.kill()
+        subprocess.run(["pkill", "-KILL", "-f", f"slapd -F {state}/"], check=False)
 
 
 def test_persona_table_lists_every_persona() -> None:
