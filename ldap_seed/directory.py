@@ -258,8 +258,10 @@ def _require_free_port(host: str, port: int) -> None:
             ) from None
 
 
-# prctl(2) from the C library, looked up here and not in the child between fork and exec.
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+# prctl(2) from the C library, looked up here and not in the child between fork and exec. Linux
+# only: elsewhere (a Mac running `make up` with Docker imports this module for its certificates)
+# there is none, and a slapd is not tied to its runner.
+_PRCTL = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -269,7 +271,8 @@ def _dies_with(parent: int) -> Callable[[], None]:
     gone before the call, the child exits at once instead of running orphaned."""
 
     def set_death_signal() -> None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if _PRCTL is not None:
+            _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:
             os._exit(1)
 
@@ -413,7 +416,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
                 args,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_dies_with(os.getpid()) if self.die_with_parent else None,
+                preexec_fn=_dies_with(os.getpid()) if self.die_with_parent and _PRCTL else None,
             )
         deadline = time.monotonic() + 10
         while True:

@@ -239,6 +239,24 @@ def test_serve_killed_with_sigkill_leaves_no_slapd(tmp_path: Path) -> None:
         subprocess.run(["pkill", "-KILL", "-f", f"slapd -F {state}/"], check=False)
 
 
+def test_the_runner_imports_where_the_c_library_has_no_prctl() -> None:
+    """prctl(2) is Linux's. `make up` with Docker on a Mac runs `python -m ldap_seed certs` and
+    `personas` on the host, which import the runner: a C library without prctl must not stop it."""
+    no_prctl = (
+        "import ctypes\n"
+        "class LibC:\n"
+        "    def __init__(self, *args, **kwargs): pass\n"
+        "ctypes.CDLL = LibC\n"  # a C library with no prctl in it
+        "from ldap_seed.__main__ import main\n"
+        "raise SystemExit(main(['personas']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", no_prctl], cwd=REPO_DIR, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ada" in result.stdout
+
+
 def test_persona_table_lists_every_persona() -> None:
     table = personas.table()
     for persona in personas.PERSONAS:
