@@ -144,6 +144,11 @@ load_env() {
   set +o allexport
 }
 
+# The last run's log (of a crash, say) is kept as NAME.1 when a new run starts, not emptied.
+keep_previous_log() {
+  [[ ! -s $RUN_DIR/$1 ]] || mv -f -- "$RUN_DIR/$1" "$RUN_DIR/$1.1"
+}
+
 start_directory() {
   if alive "$LDAP_PID" "$LDAP_PATTERN"; then
     [[ -z $SEED_LDIF_DIR ]] ||
@@ -158,7 +163,8 @@ start_directory() {
   local seed=()
   # Another seed (make up SEED_CSV=...): the directory starts afresh from it.
   [[ -n $SEED_LDIF_DIR ]] && seed=(--ldif-dir "$SEED_LDIF_DIR" --reset)
-  # Emptied here, before the directory starts: an earlier run's "directory ready" must not count.
+  # A fresh log, before the directory starts: an earlier run's "directory ready" must not count.
+  keep_previous_log ldap.log
   : >"$RUN_DIR/ldap.log"
   # A process group of its own (setsid), so that ldap_seed and its slapd are stopped together.
   setsid nohup "$PYTHON" -m ldap_seed serve --state-dir "$RUN_DIR/ldap" --ldap-port "$LDAP_PORT" \
@@ -193,6 +199,7 @@ start_app() {
   rm -f "$APP_PID"  # not ours (alive said so): gunicorn would refuse to start beside a pid file naming a live process
   "$PYTHON" app/manage.py migrate --noinput >"$RUN_DIR/migrate.log" 2>&1 ||
     fail "migrations failed: $(tail -n 5 "$RUN_DIR/migrate.log")"
+  keep_previous_log app.log
   nohup .venv/bin/gunicorn --config deploy/gunicorn.conf.py --pid "$APP_PID" >"$RUN_DIR/app.log" 2>&1 9>&- &
   local pid=$!
   STARTED_HERE+=("$pid")

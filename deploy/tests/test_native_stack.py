@@ -191,6 +191,23 @@ def test_an_earlier_runs_ready_line_does_not_count(tmp_path: Path) -> None:
         stop_what_is_left(native)
 
 
+def test_the_last_runs_logs_are_kept_when_a_new_run_starts(tmp_path: Path) -> None:
+    """After a crash, `make up` again must not wipe the crash's log: each start keeps the last
+    run's log as NAME.1 (a new user lost a crashed app's log this way)."""
+    native = NativeStack(tmp_path / "run")
+    native.run_dir.mkdir(parents=True)
+    (native.run_dir / "app.log").write_text("the crashed app's last words\n")
+    (native.run_dir / "ldap.log").write_text("the directory's last words\n")
+    try:
+        native.up()
+        assert (native.run_dir / "app.log.1").read_text() == "the crashed app's last words\n"
+        assert (native.run_dir / "ldap.log.1").read_text() == "the directory's last words\n"
+        assert "directory ready" in (native.run_dir / "ldap.log").read_text()
+        assert "last words" not in (native.run_dir / "app.log").read_text()
+    finally:
+        stop_what_is_left(native)
+
+
 def test_a_second_up_while_the_first_is_still_starting_waits_for_it(tmp_path: Path) -> None:
     native = NativeStack(tmp_path / "run")
     python = slow_to_exec_python(tmp_path)
