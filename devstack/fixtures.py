@@ -44,7 +44,9 @@ def start_directory(state_dir: Path) -> Any:
             pytest.skip(f"LDAP_TEST_SERVER=container, but {problem}")
         directory: Any = OsixiaDirectory(state_dir)
     else:
-        directory = JumpCloudDirectory(state_dir, ephemeral=True)
+        # die_with_parent: a test run killed outright (a CI timeout, kill -9) leaves no slapd. The
+        # fixtures start and resume slapd in pytest's main thread, which lives as long as the run.
+        directory = JumpCloudDirectory(state_dir, ephemeral=True, die_with_parent=True)
     directory.start()
     return directory
 

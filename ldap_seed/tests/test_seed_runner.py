@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -209,14 +210,33 @@ def test_serve_reset_with_a_port_in_use_keeps_the_state_folder(tmp_path: Path) -
     assert sorted(path.name for path in state.iterdir()) == ["kept"]
 
 
-def test_serve_killed_with_sigkill_leaves_no_slapd(tmp_path: Path) -> None:
-    """The runner cannot stop its slapd when it is killed outright; slapd must go with it all the
-    same, or it keeps serving the folder (and its ports) with nobody to stop it."""
+# What the tests' fixture does (devstack.fixtures.start_directory), in a process of its own.
+FIXTURE_RUNNER = (
+    "import sys, time, django\n"
+    "django.setup()\n"
+    "from pathlib import Path\n"
+    "from devstack.fixtures import start_directory\n"
+    "start_directory(Path(sys.argv[1]))\n"
+    "print('ldap_seed: directory ready', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+@pytest.mark.parametrize("kind", ["ldap_seed serve", "the tests' fixture"])
+def test_a_runner_killed_with_sigkill_leaves_no_slapd(tmp_path: Path, kind: str) -> None:
+    """A runner cannot stop its slapd when it is killed outright (make up's directory, or a test
+    run at CI's timeout); slapd must go with it all the same, or it keeps serving the folder (and
+    its ports) with nobody to stop it."""
     state = tmp_path / "state"
-    ports = ["--ldap-port", str(free_port()), "--ldaps-port", str(free_port())]
+    if kind == "ldap_seed serve":
+        ports = ["--ldap-port", str(free_port()), "--ldaps-port", str(free_port())]
+        command = [sys.executable, "-m", "ldap_seed", "serve", "--state-dir", str(state), *ports]
+    else:
+        command = [sys.executable, "-c", FIXTURE_RUNNER, str(state)]
     runner = subprocess.Popen(
-        [sys.executable, "-m", "ldap_seed", "serve", "--state-dir", str(state), *ports],
+        command,
         cwd=REPO_DIR,
+        env={**os.environ, "PYTHONPATH": f"{REPO_DIR / 'app'}:{REPO_DIR}", "LDAP_TEST_SERVER": "native"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
