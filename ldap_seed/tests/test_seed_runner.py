@@ -146,6 +146,23 @@ def test_one_port_for_both_urls_is_refused_up_front(tmp_path: Path) -> None:
         JumpCloudDirectory(tmp_path / "state", ldap_port=70000, ldaps_port=-1)
 
 
+def _serve_reset_on_a_kept_folder(state: Path, ports: list[str]) -> subprocess.CompletedProcess[str]:
+    """`serve --reset` with ``ports`` on a state folder holding one file, "kept"."""
+    state.mkdir()
+    (state / "kept").touch()
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "ldap_seed", "serve", "--reset", "--state-dir", str(state), *ports],
+            cwd=REPO_DIR,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:  # a runner that let the ports by started a slapd, which outlives the runner's timeout
+        subprocess.run(["pkill", "-KILL", "-f", f"slapd -F {state}/"], check=False)
+
+
 @pytest.mark.parametrize(
     ("ports", "said"),
     [
@@ -164,19 +181,7 @@ def test_serve_refuses_ports_it_cannot_use_before_changing_anything(
 ) -> None:
     """With --reset too: a refused serve must not have thrown the state folder away first."""
     state = tmp_path / "state"
-    state.mkdir()
-    (state / "kept").touch()
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "ldap_seed", "serve", "--reset", "--state-dir", str(state), *ports],
-            cwd=REPO_DIR,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    finally:  # a runner that let them by started a slapd, which outlives the runner's timeout
-        subprocess.run(["pkill", "-KILL", "-f", f"slapd -F {state}/"], check=False)
+    result = _serve_reset_on_a_kept_folder(state, ports)
     assert result.returncode == 2
     assert said in result.stderr
     assert "Traceback" not in result.stderr
@@ -187,24 +192,11 @@ def test_serve_reset_with_a_port_in_use_keeps_the_state_folder(tmp_path: Path) -
     """--reset throws the folder away only for a directory that can then start: with a port
     already taken, the old data stays (it was deleted before the port was checked)."""
     state = tmp_path / "state"
-    state.mkdir()
-    (state / "kept").touch()
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        try:
-            ports = ["--ldap-port", str(port), "--ldaps-port", str(free_port())]
-            result = subprocess.run(
-                [sys.executable, "-m", "ldap_seed", "serve", "--reset", "--state-dir", str(state), *ports],
-                cwd=REPO_DIR,
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-        finally:  # a runner that let it by started a slapd, which outlives the runner's timeout
-            subprocess.run(["pkill", "-KILL", "-f", f"slapd -F {state}/"], check=False)
+        result = _serve_reset_on_a_kept_folder(state, ["--ldap-port", str(port), "--ldaps-port", str(free_port())])
     assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
     assert sorted(path.name for path in state.iterdir()) == ["kept"]
