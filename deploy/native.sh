@@ -255,11 +255,14 @@ down() {
   rm -f "$PORTS_FILE"
 }
 
+report() {
+  local name=$1 pid_file=$2 pattern=$3
+  if alive "$pid_file" "$pattern"; then say "$name: running (pid $(<"$pid_file"))"; else say "$name: stopped"; fi
+}
+
 ps_() {
-  for entry in "app:$APP_PID:$APP_PATTERN" "directory:$LDAP_PID:$LDAP_PATTERN"; do
-    IFS=: read -r name pid_file pattern <<<"$entry"
-    if alive "$pid_file" "$pattern"; then say "$name: running (pid $(<"$pid_file"))"; else say "$name: stopped"; fi
-  done
+  report app "$APP_PID" "$APP_PATTERN"
+  report directory "$LDAP_PID" "$LDAP_PATTERN"
 }
 
 # manage.py with the stack's own environment (the one `up` gives the app), e.g. createsuperuser.

@@ -191,6 +191,20 @@ def test_an_earlier_runs_ready_line_does_not_count(tmp_path: Path) -> None:
         stop_what_is_left(native)
 
 
+def test_ps_reports_a_stack_whose_folder_has_a_colon(tmp_path: Path) -> None:
+    """`ps` split "name:pid file:pattern" on colons, so a RUN_DIR with one in it was reported
+    stopped while it ran."""
+    native = NativeStack(tmp_path / "stack:2")
+    try:
+        native.up()
+        result = native.run("ps")
+    finally:
+        stop_what_is_left(native)
+    assert result.returncode == 0, result.stderr
+    assert "app: running (pid " in result.stdout
+    assert "directory: running (pid " in result.stdout
+
+
 def test_the_last_runs_logs_are_kept_when_a_new_run_starts(tmp_path: Path) -> None:
     """After a crash, `make up` again must not wipe the crash's log: each start keeps the last
     run's log as NAME.1 (a new user lost a crashed app's log this way)."""
