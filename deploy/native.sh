@@ -163,12 +163,11 @@ start_directory() {
   local seed=()
   # Another seed (make up SEED_CSV=...): the directory starts afresh from it.
   [[ -n $SEED_LDIF_DIR ]] && seed=(--ldif-dir "$SEED_LDIF_DIR" --reset)
-  # A fresh log, before the directory starts: an earlier run's "directory ready" must not count.
+  # A fresh log: an earlier run's "directory ready" must not count.
   keep_previous_log ldap.log
-  : >"$RUN_DIR/ldap.log"
   # A process group of its own (setsid), so that ldap_seed and its slapd are stopped together.
   setsid nohup "$PYTHON" -m ldap_seed serve --state-dir "$RUN_DIR/ldap" --ldap-port "$LDAP_PORT" \
-    --ldaps-port "$LDAPS_PORT" "${seed[@]}" >>"$RUN_DIR/ldap.log" 2>&1 9>&- &
+    --ldaps-port "$LDAPS_PORT" "${seed[@]}" >"$RUN_DIR/ldap.log" 2>&1 9>&- &
   local pid=$!
   echo "$pid" >"$LDAP_PID"
   STARTED_HERE+=("$pid")
