@@ -267,8 +267,9 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 def _dies_with(parent: int) -> Callable[[], None]:
     """A ``preexec_fn`` for a child that must not outlive ``parent`` (a pid): PR_SET_PDEATHSIG
-    sends it SIGTERM when the thread that forked it exits (prctl(2)). If ``parent`` was already
-    gone before the call, the child exits at once instead of running orphaned."""
+    sends it SIGTERM when the thread that forked it exits (prctl(2); where the C library has no
+    prctl, nothing is set). If ``parent`` was already gone before the call, the child exits at
+    once instead of running orphaned."""
 
     def set_death_signal() -> None:
         if _PRCTL is not None:
@@ -416,7 +417,7 @@ class JumpCloudDirectory(SlapdObject):  # type: ignore[misc]
                 args,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_dies_with(os.getpid()) if self.die_with_parent and _PRCTL else None,
+                preexec_fn=_dies_with(os.getpid()) if self.die_with_parent else None,
             )
         deadline = time.monotonic() + 10
         while True:
